@@ -1,0 +1,4 @@
+from .device import Device, DeviceType, Tag, generate_device_uid
+from .lifecycle import LifecycleTransition
+
+__all__ = ["Device", "DeviceType", "LifecycleTransition", "Tag", "generate_device_uid"]

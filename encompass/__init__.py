@@ -1,0 +1,1 @@
+"""Encompass: run an IoT fleet securely for its whole life."""

@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class EventsConfig(AppConfig):
+    name = "encompass.events"
+    label = "events"
+    verbose_name = "Event stream"
+
+    def ready(self):
+        from encompass.schedules import register_schedule
+
+        register_schedule("worker-heartbeat", "encompass.tasks.worker_heartbeat", minutes=1)

@@ -1,0 +1,64 @@
+"""The ordered stream of device-reported and platform events."""
+
+from django.db import models
+
+from encompass.tenancy.models import RestrictedManager
+from encompass.tenancy.roles import ALL_ROLES
+
+from .choices import EventSource, Severity
+
+
+class Event(models.Model):
+    """One thing that happened, in the order the platform stored it (``id`` is the order)."""
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    site = models.ForeignKey(
+        "tenancy.Site", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    device = models.ForeignKey(
+        "devices.Device", null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
+    kind = models.CharField(max_length=64, db_index=True)
+    source = models.CharField(max_length=16, choices=EventSource.choices)
+    severity = models.CharField(max_length=16, choices=Severity.choices, default=Severity.INFO)
+    # The device's own id for the event (idempotency key) and its own clock.
+    event_id = models.CharField(max_length=64, null=True, blank=True)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(db_index=True)
+    payload = models.JSONField(default=dict, blank=True)
+
+    objects = RestrictedManager()
+
+    tenant_lookup = "organization"
+    site_lookup = "site"
+    role_permissions = {"view": ALL_ROLES}
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["device", "event_id"],
+                condition=models.Q(event_id__isnull=False),
+                name="event_id_unique_per_device",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "id"]),
+            models.Index(fields=["device", "kind", "-received_at"]),
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} {self.kind}"
+
+
+class WorkerHeartbeat(models.Model):
+    """The last time a background worker proved it was alive (``/readyz`` reads it)."""
+
+    name = models.CharField(max_length=50, primary_key=True)
+    beat_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.name} @ {self.beat_at:%Y-%m-%d %H:%M:%S}"

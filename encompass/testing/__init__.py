@@ -1,0 +1,1 @@
+"""Test helpers every app's tests reuse: a two-tenant world, factories and contracts."""

@@ -1,0 +1,18 @@
+"""What every page of the shell needs: navigation, the current organization, the switcher."""
+
+from encompass.tenancy.access import all_roles_of
+
+from .navigation import items_for
+from .tenant import current_organization, organizations_of
+
+
+def shell(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    orgs = list(organizations_of(user))
+    return {
+        "nav_items": items_for(all_roles_of(user)),
+        "current_organization": current_organization(request, orgs),
+        "my_organizations": orgs,
+    }

@@ -1,0 +1,18 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from . import views
+
+app_name = "web"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path(
+        "account/sign-in/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("account/sign-out/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/two-factor/", views.two_factor, name="two_factor"),
+    path("organization/switch/", views.switch_organization, name="switch_organization"),
+]
