@@ -97,6 +97,10 @@ def add_membership(*, organization, user, role, sites=(), actor):
     )
     membership.sites.set(sites)
     _grant(user, role, organization, sites)
+    if not user.is_staff and not hasattr(user, "api_key"):
+        # Members work in the admin; what they see there is still what restrict() allows.
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
     record_audit(
         "tenancy.membership.create",
         actor=actor,

@@ -1,0 +1,146 @@
+"""Base classes for a tenant-scoped Django admin.
+
+* ``get_queryset`` goes through ``restrict(user, 'view')``; change / delete permissions through
+  ``restrict(user, 'change' | 'delete')`` -- a global model permission never crosses a tenant.
+* Foreign-key and many-to-many choices are restricted the same way.
+* Saves and deletes go through the generic services (``encompass.tenancy.crud``) so the admin
+  audits and publishes like every other surface; domain models override ``save_model`` /
+  actions to call their own services.
+* Staff see the admin only for what their memberships reach; being ``is_staff`` gives no rows.
+"""
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
+
+from encompass.tenancy import crud
+from encompass.tenancy.access import all_roles_of, allowed_roles, has_access
+from encompass.tenancy.models import Organization, RestrictedQuerySet
+
+
+def _restricted(qs, user, action="view"):
+    if isinstance(qs, RestrictedQuerySet):
+        return qs.restrict(user, action)
+    return qs
+
+
+class TenantAdmin(admin.ModelAdmin):
+    """A ModelAdmin over a tenant model (one with ``objects.restrict``)."""
+
+    list_per_page = 50
+    show_full_result_count = False  # no COUNT(*) over the whole table on every page
+
+    def get_queryset(self, request):
+        return _restricted(super().get_queryset(request), request.user, "view")
+
+    def _roles_allow(self, request, action):
+        return bool(all_roles_of(request.user) & set(allowed_roles(self.model, action)))
+
+    def has_module_permission(self, request):
+        return request.user.is_active and self._roles_allow(request, "view")
+
+    def has_view_permission(self, request, obj=None):
+        if obj is None:
+            return self._roles_allow(request, "view")
+        return has_access(request.user, obj, "view")
+
+    def has_add_permission(self, request):
+        return self._roles_allow(request, "add")
+
+    def has_change_permission(self, request, obj=None):
+        if obj is None:
+            return self._roles_allow(request, "change")
+        return has_access(request.user, obj, "change")
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is None:
+            return self._roles_allow(request, "delete")
+        return has_access(request.user, obj, "delete")
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if field is not None and hasattr(field, "queryset"):
+            if db_field.related_model is Organization:
+                field.queryset = Organization.objects.restrict(request.user, "view")
+            else:
+                field.queryset = _restricted(field.queryset, request.user, "view")
+        return field
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if field is not None and hasattr(field, "queryset"):
+            field.queryset = _restricted(field.queryset, request.user, "view")
+        return field
+
+    # --- writes through the services ---------------------------------------------------------
+
+    def _form_data(self, form, obj):
+        data = {}
+        m2m = {}
+        for name in form.changed_data if obj.pk else form.cleaned_data:
+            field = (
+                obj._meta.get_field(name)
+                if name in {f.name for f in obj._meta.get_fields()}
+                else None
+            )
+            if field is None or not getattr(field, "concrete", False):
+                continue
+            if field.many_to_many:
+                m2m[name] = form.cleaned_data[name]
+            else:
+                data[name] = form.cleaned_data[name]
+        return data, m2m
+
+    def save_model(self, request, obj, form, change):
+        data, m2m = self._form_data(form, obj)
+        if change:
+            saved = crud.update_object(obj, data, actor=request.user, m2m=m2m)
+        else:
+            saved = crud.create_object(type(obj), data, actor=request.user, m2m=m2m)
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+    def save_related(self, request, form, formsets, change):
+        # Many-to-many values were set by the service; only inline formsets remain.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def delete_model(self, request, obj):
+        crud.delete_object(obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            crud.delete_object(obj, actor=request.user)
+
+    def run_service(self, request, func, objects, success, **kwargs):
+        """Call ``func(obj, actor=user, **kwargs)`` for each object; report each refusal by name.
+
+        Admin bulk actions use this so a refusal for one row is shown and the others go ahead.
+        """
+        done = 0
+        for obj in objects:
+            try:
+                func(obj, actor=request.user, **kwargs)
+                done += 1
+            except (ValidationError, PermissionDenied) as exc:
+                text = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+                self.message_user(request, f"{obj}: {text}", messages.ERROR)
+        if done:
+            self.message_user(request, success.format(count=done), messages.SUCCESS)
+        return done
+
+
+class ReadOnlyTenantAdmin(TenantAdmin):
+    """For records only services write (history, events, audit): browse and filter only."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+__all__ = ["ReadOnlyTenantAdmin", "TenantAdmin", "models"]

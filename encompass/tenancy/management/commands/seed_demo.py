@@ -1,0 +1,137 @@
+"""Build a realistic multi-organization demo: two organizations, sites, a user for every role
+with a generated password (printed once), then every app's demo data."""
+
+import secrets
+from importlib import import_module
+from importlib.util import find_spec
+
+from django.apps import apps
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from encompass.demo import DemoContext, DemoOrg
+from encompass.tenancy.models import Organization, Site
+from encompass.tenancy.roles import Role
+from encompass.tenancy.services import add_membership, create_organization
+
+User = get_user_model()
+
+ORGS = [
+    (
+        "Northwind Utilities",
+        "northwind",
+        "Water and power utility running smart meters and pumping-station controllers.",
+        [
+            ("Harbour Pumping Station", "harbour", "1 Quay Road, Portsmouth"),
+            ("Riverside Substation", "riverside", "Mill Lane, Winchester"),
+            ("Downs Reservoir", "downs", "Reservoir Road, Petersfield"),
+        ],
+    ),
+    (
+        "Helios Buildings",
+        "helios",
+        "Facilities operator with building-automation gateways, cameras and environmental sensors.",
+        [
+            ("Tower One", "tower-one", "10 Market Street, Leeds"),
+            ("Canal Campus", "canal", "2 Wharf Approach, Manchester"),
+        ],
+    ),
+]
+PERSONAS = {
+    Role.ADMIN: ("Ada", "Admin"),
+    Role.SECURITY_OFFICER: ("Sam", "Security"),
+    Role.OPERATOR: ("Olu", "Operator"),
+    Role.TECHNICIAN: ("Tess", "Technician"),
+    Role.AUDITOR: ("Aud", "Auditor"),
+}
+
+
+def _password():
+    return secrets.token_urlsafe(12)
+
+
+class Command(BaseCommand):
+    help = "Create the demo organizations, users (generated passwords) and fleet."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--force", action="store_true", help="seed even if the demo organizations already exist"
+        )
+
+    def handle(self, *args, **options):
+        if Organization.objects.filter(slug__in=[o[1] for o in ORGS]).exists():
+            if not options["force"]:
+                self.stdout.write(
+                    "Demo data already present; nothing to do (reset the database to seed again)."
+                )
+                return
+            raise CommandError("The demo organizations exist; drop the database to re-seed.")
+        ctx = DemoContext(orgs=[], credentials=[], log=lambda m: self.stdout.write(f"  {m}"))
+        with transaction.atomic():
+            for name, slug, description, sites in ORGS:
+                org = create_organization(name=name, slug=slug, description=description)
+                site_rows = [
+                    Site.objects.create(organization=org, name=s_name, slug=s_slug, address=address)
+                    for s_name, s_slug, address in sites
+                ]
+                users = {}
+                for role, (first, last) in PERSONAS.items():
+                    username = f"{slug}-{role.value.replace('_', '-')}"
+                    password = _password()
+                    user = User.objects.create_user(
+                        username=username,
+                        password=password,
+                        first_name=first,
+                        last_name=f"{last} ({name.split()[0]})",
+                        email=f"{username}@example.test",
+                        is_staff=True,
+                    )
+                    add_membership(organization=org, user=user, role=role, actor=None)
+                    users[role.value] = user
+                    ctx.credentials.append((username, password, role.label, name))
+                tech = User.objects.create_user(
+                    username=f"{slug}-field-tech",
+                    password=(pw := _password()),
+                    first_name="Fran",
+                    last_name="Field",
+                    email=f"{slug}-field@example.test",
+                    is_staff=True,
+                )
+                add_membership(
+                    organization=org,
+                    user=tech,
+                    role=Role.TECHNICIAN,
+                    sites=[site_rows[0]],
+                    actor=None,
+                )
+                ctx.credentials.append(
+                    (tech.username, pw, f"Technician ({site_rows[0].name})", name)
+                )
+                ctx.orgs.append(
+                    DemoOrg(org=org, sites=site_rows, users=users, admin=users[Role.ADMIN.value])
+                )
+            for config in apps.get_app_configs():
+                module = f"{config.name}.demo"
+                if not config.name.startswith(("encompass.", "devices", "incidents", "compliance")):
+                    continue
+                try:
+                    spec = find_spec(module)
+                except ModuleNotFoundError:
+                    spec = None
+                if spec is None:
+                    continue
+                self.stdout.write(f"Seeding {config.verbose_name} …")
+                import_module(module).seed(ctx)
+        self.stdout.write(
+            self.style.SUCCESS(
+                "Demo ready. Sign in with any of these (shown once; they are not stored anywhere):"
+            )
+        )
+        width = max(len(u) for u, *_ in ctx.credentials)
+        for username, password, role, org in ctx.credentials:
+            self.stdout.write(f"  {username:<{width}}  {password}   {role}, {org}")
+        self.stdout.write(
+            "Admins and Security officers set up an authenticator app (TOTP) "
+            "at their first sign-in."
+        )
