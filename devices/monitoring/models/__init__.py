@@ -1,0 +1,3 @@
+from .alert import Alert
+
+__all__ = ["Alert"]
