@@ -57,3 +57,32 @@ def back_to_where_it_was(device, transition):
 register_guard(LifecycleState.DEPLOYED, needs_site)
 for _state in (LifecycleState.PROVISIONED, LifecycleState.DEPLOYED, LifecycleState.MAINTENANCE):
     register_guard(_state, back_to_where_it_was)
+
+
+# --- decommissioning hooks ----------------------------------------------------------------------
+# Apps that hold credentials for a device, or enrol it in rollouts, register how to undo that.
+# The decommissioning workflow calls every registered function; each returns how many things it
+# revoked / removed, and must be safe to call twice.
+
+_credential_revokers = []
+_rollout_removers = []
+
+
+def register_credential_revoker(func):
+    """``func(device, *, actor, reason) -> int``: revoke the device's credentials of one kind."""
+    if func not in _credential_revokers:
+        _credential_revokers.append(func)
+
+
+def register_rollout_remover(func):
+    """``func(device, *, actor, reason) -> int``: take the device out of pending rollouts."""
+    if func not in _rollout_removers:
+        _rollout_removers.append(func)
+
+
+def credential_revokers():
+    return list(_credential_revokers)
+
+
+def rollout_removers():
+    return list(_rollout_removers)

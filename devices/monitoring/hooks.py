@@ -1,0 +1,30 @@
+"""Extension points of device ingest and the fleet simulator.
+
+* ``register_ingest_listener(func)``: ``func(device, events)`` is called inside the ingest
+  transaction after a batch's accepted events are stored (``events`` are the new ``Event`` rows,
+  in order). Firmware uses it to follow reported versions and confirm updates.
+* ``register_simulator_behaviour(cls)``: the simulator instantiates each registered class once
+  per simulated device (``cls(device_state, client)``) and calls its ``tick()`` every cycle, so
+  other apps (firmware rollouts) can add what a simulated device does.
+"""
+
+_ingest_listeners = []
+_simulator_behaviours = []
+
+
+def register_ingest_listener(func):
+    if func not in _ingest_listeners:
+        _ingest_listeners.append(func)
+
+
+def ingest_listeners():
+    return list(_ingest_listeners)
+
+
+def register_simulator_behaviour(cls):
+    if cls not in _simulator_behaviours:
+        _simulator_behaviours.append(cls)
+
+
+def simulator_behaviours():
+    return list(_simulator_behaviours)
