@@ -43,6 +43,8 @@ QUARANTINABLE = ACTIVE_STATES
 # States from which decommissioning may start.
 DECOMMISSIONABLE = frozenset({LifecycleState.PROCURED, *ACTIVE_STATES, LifecycleState.QUARANTINED})
 TERMINAL_STATES = frozenset({LifecycleState.DISPOSED})
+# States in which a device is installed somewhere and so must have a site.
+SITED_STATES = frozenset({LifecycleState.DEPLOYED, LifecycleState.MAINTENANCE})
 
 FIELD = frozenset({Role.ADMIN, Role.OPERATOR, Role.TECHNICIAN})
 FLEET = frozenset({Role.ADMIN, Role.OPERATOR})
@@ -121,3 +123,71 @@ HEALTH_COLOURS = {
     Health.LATE: "#9a6700",
     Health.OFFLINE: "#cf222e",
 }
+
+
+def transition_for(source, target):
+    """The table's rule for ``source`` → ``target``, or ``None`` when the move is not allowed."""
+    return TRANSITION_TABLE.get((source, target))
+
+
+# --- the decommissioning checklist ---------------------------------------------------------------
+
+
+class ChecklistItem(models.TextChoices):
+    """The items of the decommissioning checklist, in the order they are normally done."""
+
+    CREDENTIALS = "credentials", "Credentials and certificates revoked"
+    ROLLOUTS = "rollouts", "Removed from rollouts"
+    DATA_WIPE = "data_wipe", "Data wiped"
+    RETENTION = "retention", "Data retention decided"
+    DISPOSAL = "disposal", "Physical disposal recorded"
+
+
+# Who may complete each item: field staff wipe and dispose, fleet and security staff do the rest.
+CHECKLIST_ROLES = {
+    ChecklistItem.CREDENTIALS: FLEET | SECURITY,
+    ChecklistItem.ROLLOUTS: FLEET | SECURITY,
+    ChecklistItem.DATA_WIPE: FIELD,
+    ChecklistItem.RETENTION: FLEET | SECURITY,
+    ChecklistItem.DISPOSAL: FIELD,
+}
+# What must be done before the device may become decommissioned (everything but disposal).
+ITEMS_BEFORE_DECOMMISSIONED = (
+    ChecklistItem.CREDENTIALS,
+    ChecklistItem.ROLLOUTS,
+    ChecklistItem.DATA_WIPE,
+    ChecklistItem.RETENTION,
+)
+
+
+class WipeMethod(models.TextChoices):
+    FACTORY_RESET = "factory_reset", "Factory reset (vendor procedure)"
+    CRYPTO_ERASE = "crypto_erase", "Cryptographic erase (keys destroyed)"
+    OVERWRITE = "overwrite", "Overwrite (NIST SP 800-88 Clear)"
+    PURGE = "purge", "Purge (NIST SP 800-88 Purge)"
+    STORAGE_DESTROYED = "storage_destroyed", "Storage removed and destroyed"
+
+
+class RetentionDecision(models.TextChoices):
+    """What happens to the telemetry and logs the device sent (GDPR data minimisation)."""
+
+    KEEP = "keep", "Keep telemetry and logs"
+    ANONYMISE = "anonymise", "Anonymise: detach from the device, keep numbers only"
+    DELETE = "delete", "Delete telemetry and logs"
+
+
+# A retention decision may only become stricter: what was anonymised or deleted cannot come back.
+RETENTION_STRICTNESS = {
+    RetentionDecision.KEEP: 0,
+    RetentionDecision.ANONYMISE: 1,
+    RetentionDecision.DELETE: 2,
+}
+# Event kinds a retention decision applies to (what the device itself reported about the world).
+RETAINED_EVENT_KINDS = ("device.telemetry", "device.log")
+
+
+class DisposalMethod(models.TextChoices):
+    RECYCLED = "recycled", "Recycled (WEEE)"
+    DESTROYED = "destroyed", "Destroyed (shredded / crushed)"
+    RETURNED = "returned", "Returned to the manufacturer"
+    RESOLD = "resold", "Refurbished and resold"

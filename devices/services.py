@@ -4,6 +4,7 @@
 """
 
 import secrets
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
@@ -12,14 +13,31 @@ from django.utils import timezone
 from encompass.audit.services import actor_label, record_audit, snapshot
 from encompass.events.services import record_event
 from encompass.exceptions import NotPermitted, ValidationError
+from encompass.tenancy import crud
 from encompass.tenancy.access import ensure_can_create, ensure_permitted, roles_in
 from encompass.tenancy.models import hash_secret
 
 from .choices import TRANSITION_TABLE, LifecycleState, allowed_targets
 from .lifecycle import guards_for, side_effects_for
-from .models import Device, LifecycleTransition
+from .models import Device, LifecycleTransition, Tag
 
 DEVICE_TOKEN_PREFIX = "dtk_"
+# Fields no edit may set: the lifecycle, identity and what devices / jobs report.
+PROTECTED_FIELDS = frozenset(
+    {
+        "organization",
+        "uid",
+        "manufacturer",
+        "state",
+        "quarantined_from",
+        "state_changed_at",
+        "last_seen_at",
+        "health",
+        "token_prefix",
+        "token_hash",
+        "token_rotated_at",
+    }
+)
 
 
 def _state_label(value):
@@ -28,6 +46,38 @@ def _state_label(value):
 
 def _user_or_none(actor):
     return actor if getattr(actor, "_meta", None) and actor._meta.label == "auth.User" else None
+
+
+def next_states(device):
+    """The states the table lets ``device`` move to next (a quarantined one: back or onwards)."""
+    targets = allowed_targets(device.state)
+    if device.state == LifecycleState.QUARANTINED and device.quarantined_from:
+        targets = [
+            t for t in targets if t in (device.quarantined_from, LifecycleState.DECOMMISSIONING)
+        ]
+    return targets
+
+
+def available_transitions(device, actor):
+    """What ``actor`` could do with ``device`` now: ``[{to, label, permitted, blocked_by}]``.
+
+    ``permitted`` says whether the actor's role allows the move; ``blocked_by`` lists the guards'
+    messages (what must be done first). For the UI's "next actions"; the service decides.
+    """
+    held = _actor_roles(actor, device) or set()
+    options = []
+    for target in next_states(device):
+        rule = TRANSITION_TABLE[(device.state, target)]
+        options.append(
+            {
+                "to": target,
+                "label": _state_label(target),
+                "description": rule.description,
+                "permitted": bool(held & rule.roles),
+                "blocked_by": [msg for guard in guards_for(target) if (msg := guard(device, rule))],
+            }
+        )
+    return options
 
 
 def _actor_roles(actor, device):
@@ -57,7 +107,7 @@ def transition_device(device, to, *, actor, reason, system=False):
     source = locked.state
     rule = TRANSITION_TABLE.get((source, to))
     if rule is None:
-        options = ", ".join(_state_label(t) for t in allowed_targets(source)) or "none"
+        options = ", ".join(_state_label(t) for t in next_states(locked)) or "none"
         raise ValidationError(
             {
                 "to": f"A {_state_label(source).lower()} device cannot become "
@@ -120,8 +170,10 @@ def transition_device(device, to, *, actor, reason, system=False):
 def register_device(
     *, actor, organization, device_type, serial_number, name, site=None, tags=(), **fields
 ):
-    """Register a newly procured device."""
+    """Register a newly procured device (state procured; the uid is generated)."""
     ensure_can_create(actor, Device, organization, site)
+    tags = list(tags)
+    _check_tags(organization, tags)
     device = Device(
         organization=organization,
         device_type=device_type,
@@ -144,6 +196,160 @@ def register_device(
         payload={"name": device.name, "serial_number": device.serial_number},
     )
     return device
+
+
+def _check_tags(organization, tags):
+    foreign = [t.name for t in tags if t.organization_id != organization.pk]
+    if foreign:
+        raise ValidationError({"tags": f"Not tags of {organization}: {', '.join(foreign)}."})
+
+
+@transaction.atomic
+def update_device(device, data, *, actor, tags=None):
+    """Edit a device's descriptive fields; moving it to another site needs the move permission.
+
+    ``state`` and the generated fields are not editable here (``transition_device`` owns state).
+    """
+    forbidden = sorted(set(data) & PROTECTED_FIELDS)
+    if forbidden:
+        raise ValidationError(
+            {name: "Set by the platform; it cannot be edited." for name in forbidden}
+        )
+    if "site" in data and getattr(data["site"], "pk", None) != device.site_id:
+        ensure_permitted(actor, "move", device)
+        if data["site"] is not None:
+            ensure_can_move_to(actor, device, data["site"])
+    if tags is not None:
+        _check_tags(device.organization, tags)
+    return crud.update_object(
+        device, data, actor=actor, m2m={"tags": tags} if tags is not None else None
+    )
+
+
+def ensure_can_move_to(actor, device, site):
+    """The target site must be in the device's organization and within the actor's reach."""
+    if site.organization_id != device.organization_id:
+        raise ValidationError({"site": "Must belong to the same organization."})
+    if not roles_in(actor, device.organization, site) & set(Device.role_permissions["move"]):
+        raise NotPermitted(f"You may not move devices to {site}.")
+
+
+@transaction.atomic
+def move_device(device, site, *, actor, reason=""):
+    """Move a device to ``site`` (its installation moves with it)."""
+    ensure_permitted(actor, "move", device)
+    ensure_can_move_to(actor, device, site)
+    locked = Device.objects.select_for_update().select_related("site").get(pk=device.pk)
+    if locked.site_id == site.pk:
+        return locked
+    previous = locked.site
+    locked.site = site
+    locked.save(update_fields=["site", "updated_at"])
+    record_audit(
+        "devices.device.move",
+        actor=actor,
+        obj=locked,
+        changes={
+            "site": [previous.slug if previous else None, site.slug],
+            "reason": (reason or "").strip(),
+        },
+    )
+    record_event(
+        "device.moved",
+        organization=locked.organization,
+        device=locked,
+        payload={"from": previous.pk if previous else None, "to": site.pk, "reason": reason},
+    )
+    device.site = site
+    return locked
+
+
+@transaction.atomic
+def delete_device(device, *, actor):
+    """Delete a mistaken registration: only a procured device the platform has never heard from.
+
+    Everything else is decommissioned, never deleted, so no history is lost.
+    """
+    ensure_permitted(actor, "delete", device)
+    locked = Device.objects.select_for_update().get(pk=device.pk)
+    if locked.state != LifecycleState.PROCURED or locked.last_seen_at is not None:
+        raise ValidationError(
+            {
+                "detail": "Only a procured device that was never seen may be deleted (a mistaken "
+                f"registration). This one is {locked.get_state_display().lower()}"
+                f"{' and has been seen' if locked.last_seen_at else ''}: decommission it instead."
+            }
+        )
+    if locked.transitions.exists():
+        raise ValidationError(
+            {"detail": "This device has a lifecycle history; decommission it instead."}
+        )
+    return crud.delete_object(locked, actor=actor)
+
+
+# --- bulk operations: each device through the single service, one outcome per device -------------
+
+
+@dataclass
+class BulkOutcome:
+    """What happened to one device of a bulk operation."""
+
+    device: Device
+    ok: bool
+    error: str = ""
+
+    def as_dict(self):
+        return {
+            "id": self.device.pk,
+            "uid": self.device.uid,
+            "name": self.device.name,
+            "ok": self.ok,
+            "state": self.device.state,
+            "site": self.device.site_id,
+            "error": self.error,
+        }
+
+
+def _error_text(exc):
+    if isinstance(exc, ValidationError):
+        return "; ".join(exc.messages)
+    return str(exc)
+
+
+def _each(devices, func):
+    outcomes = []
+    for device in devices:
+        try:
+            func(device)
+            outcomes.append(BulkOutcome(device, True))
+        except (ValidationError, NotPermitted) as exc:
+            outcomes.append(BulkOutcome(device, False, _error_text(exc)))
+    return outcomes
+
+
+def bulk_transition(devices, to, *, actor, reason):
+    """Move each device to ``to`` through ``transition_device``, each in its own transaction.
+
+    Per item by design: a refusal for one device (wrong state, a guard, the actor's role) is
+    reported for that device and the others go ahead. Returns ``[BulkOutcome]`` in input order.
+    """
+    if not (reason or "").strip():
+        raise ValidationError({"reason": "Say why the devices change state."})
+    return _each(devices, lambda d: transition_device(d, to, actor=actor, reason=reason))
+
+
+def bulk_move(devices, site, *, actor, reason=""):
+    """Move each device to ``site`` through ``move_device``; per item, like ``bulk_transition``."""
+    return _each(devices, lambda d: move_device(d, site, actor=actor, reason=reason))
+
+
+@transaction.atomic
+def create_tag(organization, name, *, actor):
+    """The organization's tag called ``name``, created (audited) when it does not exist yet."""
+    existing = Tag.objects.filter(organization=organization, name=name).first()
+    if existing is not None:
+        return existing
+    return crud.create_object(Tag, {"organization": organization, "name": name}, actor=actor)
 
 
 def _new_token():
@@ -200,10 +406,19 @@ def device_for_token(token):
 
 
 __all__ = [
+    "BulkOutcome",
+    "available_transitions",
+    "bulk_move",
+    "bulk_transition",
     "clear_device_token",
+    "create_tag",
+    "delete_device",
     "device_for_token",
+    "move_device",
+    "next_states",
     "register_device",
     "rotate_device_token",
     "settings",
     "transition_device",
+    "update_device",
 ]

@@ -1,4 +1,12 @@
+from .decommissioning import DecommissioningChecklist
 from .device import Device, DeviceType, Tag, generate_device_uid
 from .lifecycle import LifecycleTransition
 
-__all__ = ["Device", "DeviceType", "LifecycleTransition", "Tag", "generate_device_uid"]
+__all__ = [
+    "DecommissioningChecklist",
+    "Device",
+    "DeviceType",
+    "LifecycleTransition",
+    "Tag",
+    "generate_device_uid",
+]

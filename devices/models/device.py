@@ -12,6 +12,9 @@ from encompass.tenancy.roles import ADMIN_ONLY, ALL_ROLES, Role
 from ..choices import (
     ACTIVE_STATES,
     ALL_TRANSITION_ROLES,
+    HEALTH_COLOURS,
+    SITED_STATES,
+    STATE_COLOURS,
     Criticality,
     DeviceClass,
     Health,
@@ -69,6 +72,12 @@ class DeviceType(TenantModel):
     def __str__(self):
         rev = f" rev {self.hardware_revision}" if self.hardware_revision else ""
         return f"{self.manufacturer} {self.model}{rev}"
+
+    @property
+    def support_ended(self):
+        from django.utils import timezone
+
+        return self.support_ends_on is not None and self.support_ends_on < timezone.localdate()
 
 
 class Tag(TenantModel):
@@ -162,6 +171,8 @@ class Device(TenantModel):
         "transition": ALL_TRANSITION_ROLES,
         "move": FLEET_WRITERS,
         "credentials": FLEET_WRITERS | {Role.SECURITY_OFFICER},
+        # Working on the decommissioning checklist (each item narrows further, see choices).
+        "decommission": FIELD_WRITERS | {Role.SECURITY_OFFICER},
     }
     audit_exclude = ("token_hash",)
 
@@ -199,7 +210,19 @@ class Device(TenantModel):
             and self.site.organization_id != self.organization_id
         ):
             raise ValidationError({"site": "Must belong to the same organization."})
+        if self.site_id is None and self.state in SITED_STATES:
+            raise ValidationError(
+                {"site": f"A {self.get_state_display().lower()} device must stay at a site."}
+            )
 
     @property
     def is_active(self):
         return self.state in ACTIVE_STATES
+
+    @property
+    def state_colour(self):
+        return STATE_COLOURS[self.state]
+
+    @property
+    def health_colour(self):
+        return HEALTH_COLOURS[self.health]
