@@ -5,3 +5,34 @@ class IdentityConfig(AppConfig):
     name = "devices.identity"
     label = "identity"
     verbose_name = "Device identity (PKI)"
+
+    def ready(self):
+        from devices.authentication import register_certificate_authenticator
+        from devices.choices import LifecycleState
+        from devices.lifecycle import (
+            register_credential_revoker,
+            register_guard,
+            register_side_effect,
+        )
+        from encompass.schedules import register_schedule
+        from encompass.web.navigation import register
+
+        from . import hooks
+        from .authentication import authenticate_certificate
+
+        register_certificate_authenticator(authenticate_certificate)
+        register_guard(LifecycleState.DEPLOYED, hooks.needs_active_certificate)
+        register_side_effect(LifecycleState.QUARANTINED, hooks.revoke_on_quarantine)
+        for state in (
+            LifecycleState.PROVISIONED,
+            LifecycleState.DEPLOYED,
+            LifecycleState.MAINTENANCE,
+        ):
+            register_side_effect(state, hooks.release_holds)
+        register_credential_revoker(hooks.revoke_for_decommissioning)
+        register_schedule(
+            "identity.maintenance",
+            "devices.identity.tasks.certificate_maintenance",
+            minutes=60,
+        )
+        register("Identity", "identity_ui:overview", order=30)
