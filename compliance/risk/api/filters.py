@@ -1,0 +1,66 @@
+"""Filters of the register, shared by the REST API and the web UI."""
+
+import django_filters
+from django.db.models import Q
+from django.utils import timezone
+
+from ..choices import EFFECTIVE_STATUS_CHOICES, MitigationStatus, Treatment
+from ..models import Mitigation, Risk, Vulnerability
+
+
+class RiskFilter(django_filters.FilterSet):
+    level = django_filters.CharFilter(method="filter_level", label="Current level")
+    inherent_level = django_filters.CharFilter()
+    residual_level = django_filters.CharFilter()
+    inherent_likelihood = django_filters.NumberFilter()
+    inherent_impact = django_filters.NumberFilter()
+    residual_likelihood = django_filters.NumberFilter()
+    residual_impact = django_filters.NumberFilter()
+    treatment = django_filters.ChoiceFilter(choices=Treatment.choices)
+    status = django_filters.ChoiceFilter(choices=EFFECTIVE_STATUS_CHOICES, method="filter_status")
+    owner = django_filters.NumberFilter(field_name="owner_id")
+    overdue = django_filters.BooleanFilter(
+        method="filter_overdue", label="Review or action overdue"
+    )
+    asset = django_filters.NumberFilter(field_name="assets")
+    vulnerability = django_filters.NumberFilter(field_name="vulnerabilities")
+
+    class Meta:
+        model = Risk
+        fields = ["organization", "matrix"]
+
+    def filter_level(self, qs, name, value):
+        return qs.filter(Q(residual_level=value) | Q(residual_level="", inherent_level=value))
+
+    def filter_status(self, qs, name, value):
+        return qs.with_effective_status(value)
+
+    def filter_overdue(self, qs, name, value):
+        today = timezone.localdate()
+        overdue = Q(pk__in=Risk.objects.review_overdue(today).values("pk")) | Q(
+            pk__in=Mitigation.objects.overdue(today).values("risk_id")
+        )
+        return qs.filter(overdue) if value else qs.exclude(overdue)
+
+
+class VulnerabilityFilter(django_filters.FilterSet):
+    device_type = django_filters.NumberFilter(
+        field_name="affected_products__device_type", distinct=True
+    )
+
+    class Meta:
+        model = Vulnerability
+        fields = ["organization", "status", "severity", "identifier"]
+
+
+class MitigationFilter(django_filters.FilterSet):
+    overdue = django_filters.BooleanFilter(method="filter_overdue")
+    status = django_filters.ChoiceFilter(choices=MitigationStatus.choices)
+
+    class Meta:
+        model = Mitigation
+        fields = ["organization", "risk", "owner", "status"]
+
+    def filter_overdue(self, qs, name, value):
+        overdue = qs.overdue()
+        return overdue if value else qs.exclude(pk__in=overdue.values("pk"))

@@ -1,0 +1,280 @@
+"""Vulnerabilities and the fleet they touch, computed live from device types and firmware.
+
+``affected_devices(vulnerability)`` and ``vulnerabilities_affecting(device)`` read the devices'
+current ``device_type`` and ``firmware_version`` every time: nothing is cached, so a firmware
+update (or a report of one) changes the answer at once.
+
+Which devices count: those not decommissioned or disposed. How firmware is compared: as PEP 440
+versions (``packaging.version``; ``v2.1.0`` and ``2.1.0-rc1`` parse). A range with no bounds
+affects every version. When a range has bounds and a device's firmware is empty or cannot be
+parsed (``"build-7731"``), the device is counted as affected with ``firmware_unverified`` set: a
+version that cannot be checked cannot be cleared. Pass ``include_unverified=False`` for only the
+devices proven to be in range.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from devices.choices import LifecycleState
+from devices.models import Device
+
+from ..choices import VulnerabilityStatus
+from ..models import AffectedProduct, Vulnerability
+from .common import (
+    ValidationError,
+    check_same_org,
+    ensure_can_create,
+    ensure_permitted,
+    record,
+    snapshot,
+)
+
+EXCLUDED_STATES = (LifecycleState.DECOMMISSIONED, LifecycleState.DISPOSED)
+VULNERABILITY_FIELDS = (
+    "identifier",
+    "title",
+    "description",
+    "cvss_score",
+    "cvss_vector",
+    "published_on",
+    "references",
+    "status",
+)
+
+
+# --- the live computation ---------------------------------------------------------------------
+
+
+def _in_scope(ranges, firmware_version):
+    """``"in_range"``, ``"unverified"`` or ``None`` for a device against a type's ranges."""
+    unverified = False
+    for product in ranges:
+        hit = product.matches(firmware_version)
+        if hit:
+            return "in_range"
+        if hit is None:
+            unverified = True
+    return "unverified" if unverified else None
+
+
+def _fleet(organization_id, type_ids):
+    return Device.objects.filter(
+        organization_id=organization_id, device_type_id__in=type_ids
+    ).exclude(state__in=EXCLUDED_STATES)
+
+
+def affected_devices(vulnerability, *, include_unverified=True, queryset=None):
+    """The devices ``vulnerability`` affects now, each with ``firmware_unverified`` set.
+
+    ``queryset`` narrows the candidates (e.g. ``Device.objects.restrict(user)``).
+    """
+    ranges = defaultdict(list)
+    for product in AffectedProduct.objects.filter(vulnerability=vulnerability):
+        ranges[product.device_type_id].append(product)
+    if not ranges:
+        return []
+    candidates = queryset if queryset is not None else Device.objects.all()
+    candidates = candidates.filter(
+        pk__in=_fleet(vulnerability.organization_id, list(ranges)).values("pk")
+    ).select_related("device_type", "site")
+    found = []
+    for device in candidates.order_by("name", "pk"):
+        verdict = _in_scope(ranges[device.device_type_id], device.firmware_version)
+        if verdict is None or (verdict == "unverified" and not include_unverified):
+            continue
+        device.firmware_unverified = verdict == "unverified"
+        found.append(device)
+    return found
+
+
+@dataclass
+class Exposure:
+    affected: int = 0
+    unverified: int = 0
+
+
+def exposure_counts(vulnerabilities):
+    """``{vulnerability pk: Exposure}`` for many vulnerabilities in two queries."""
+    vulns = list(vulnerabilities)
+    result = {v.pk: Exposure() for v in vulns}
+    if not vulns:
+        return result
+    ranges = defaultdict(lambda: defaultdict(list))  # type -> vuln -> [ranges]
+    orgs = set()
+    for product in AffectedProduct.objects.filter(vulnerability__in=[v.pk for v in vulns]):
+        ranges[product.device_type_id][product.vulnerability_id].append(product)
+        orgs.add(product.organization_id)
+    if not ranges:
+        return result
+    devices = (
+        Device.objects.filter(organization_id__in=orgs, device_type_id__in=list(ranges))
+        .exclude(state__in=EXCLUDED_STATES)
+        .values_list("device_type_id", "firmware_version")
+    )
+    for type_id, firmware in devices.iterator(chunk_size=2000):
+        for vuln_id, products in ranges[type_id].items():
+            verdict = _in_scope(products, firmware)
+            if verdict:
+                result[vuln_id].affected += 1
+                result[vuln_id].unverified += verdict == "unverified"
+    return result
+
+
+def vulnerabilities_affecting(device, *, include_unverified=True, statuses=None):
+    """The vulnerabilities (of the device's organization) that affect ``device`` now.
+
+    ``statuses`` defaults to every status but "not affected". A decommissioned or disposed
+    device is affected by nothing. Each result carries ``firmware_unverified``.
+    """
+    if device.state in EXCLUDED_STATES:
+        return []
+    statuses = statuses or [
+        s for s in VulnerabilityStatus.values if s != VulnerabilityStatus.NOT_AFFECTED
+    ]
+    products = (
+        AffectedProduct.objects.filter(
+            organization_id=device.organization_id,
+            device_type_id=device.device_type_id,
+            vulnerability__status__in=statuses,
+        )
+        .select_related("vulnerability")
+        .order_by("vulnerability_id")
+    )
+    by_vuln = defaultdict(list)
+    for product in products:
+        by_vuln[product.vulnerability].append(product)
+    found = []
+    for vulnerability, ranges in by_vuln.items():
+        verdict = _in_scope(ranges, device.firmware_version)
+        if verdict is None or (verdict == "unverified" and not include_unverified):
+            continue
+        vulnerability.firmware_unverified = verdict == "unverified"
+        found.append(vulnerability)
+    return sorted(found, key=lambda v: (-(v.cvss_score or 0), v.identifier))
+
+
+# --- writes -------------------------------------------------------------------------------------
+
+
+def build_vulnerability(organization, fields, affected, *, instance=None):
+    """Validate a vulnerability and its affected ranges without saving.
+
+    ``affected`` is a list of ``{"device_type": DeviceType, "introduced_version": "",
+    "fixed_version": ""}``. Returns ``(vulnerability, [AffectedProduct])`` or raises a
+    ``ValidationError`` whose keys name the fields (``affected[2].fixed_version`` ...).
+    """
+    unknown = set(fields) - set(VULNERABILITY_FIELDS)
+    if unknown:
+        raise ValidationError({name: "Unknown field." for name in sorted(unknown)})
+    vuln = instance or Vulnerability(organization=organization)
+    for name, value in fields.items():
+        setattr(vuln, name, value)
+    errors = {}
+    try:
+        vuln.full_clean(exclude=["organization"])
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    products = []
+    for index, item in enumerate(affected or []):
+        device_type = item.get("device_type")
+        product = AffectedProduct(
+            organization=organization,
+            device_type=device_type,
+            introduced_version=item.get("introduced_version") or "",
+            fixed_version=item.get("fixed_version") or "",
+        )
+        try:
+            if device_type is None:
+                raise ValidationError({"device_type": "Name the affected device type."})
+            product.full_clean(exclude=["vulnerability"])
+        except ValidationError as exc:
+            for name, messages in exc.message_dict.items():
+                errors[f"affected[{index}].{name}"] = messages
+        products.append(product)
+    if errors:
+        raise ValidationError(errors)
+    return vuln, products
+
+
+def _save(vuln, products, *, replace):
+    vuln.save()
+    if replace:
+        AffectedProduct.objects.filter(vulnerability=vuln).delete()
+    for product in products:
+        product.vulnerability = vuln
+        product.save()
+
+
+def _ranges_snapshot(products):
+    return sorted([p.device_type_id, p.introduced_version, p.fixed_version] for p in products)
+
+
+@transaction.atomic
+def create_vulnerability(*, actor, organization, affected=(), system=False, **fields):
+    """Record a vulnerability and the device types / firmware ranges it affects."""
+    if not system:
+        ensure_can_create(actor, Vulnerability, organization)
+    check_same_org(
+        organization, "affected", [a["device_type"] for a in affected if a.get("device_type")]
+    )
+    vuln, products = build_vulnerability(organization, fields, affected)
+    _save(vuln, products, replace=False)
+    record(
+        "create",
+        vuln,
+        actor=actor,
+        extra={"affected": _ranges_snapshot(products)},
+        payload={"identifier": vuln.identifier, "severity": vuln.severity},
+    )
+    return vuln
+
+
+@transaction.atomic
+def update_vulnerability(vulnerability, *, actor, affected=None, **fields):
+    """Change a vulnerability; ``affected`` (when given) replaces its ranges."""
+    ensure_permitted(actor, "change", vulnerability)
+    locked = Vulnerability.objects.select_for_update().get(pk=vulnerability.pk)
+    before = snapshot(locked)
+    old_ranges = _ranges_snapshot(locked.affected_products.all())
+    if "cvss_vector" in fields and "cvss_score" not in fields:
+        fields["cvss_score"] = None  # recomputed from the new vector
+    if affected is not None:
+        check_same_org(
+            locked.organization,
+            "affected",
+            [a["device_type"] for a in affected if a.get("device_type")],
+        )
+    vuln, products = build_vulnerability(
+        locked.organization, fields, affected or [], instance=locked
+    )
+    _save(vuln, products, replace=affected is not None)
+    extra = {}
+    if affected is not None and _ranges_snapshot(products) != old_ranges:
+        extra["affected"] = [old_ranges, _ranges_snapshot(products)]
+    record("update", vuln, actor=actor, before=before, extra=extra)
+    return vuln
+
+
+@transaction.atomic
+def delete_vulnerability(vulnerability, *, actor):
+    ensure_permitted(actor, "delete", vulnerability)
+    locked = Vulnerability.objects.select_for_update().get(pk=vulnerability.pk)
+    if locked.risks.exists():
+        raise ValidationError(
+            {"risks": "Risks cite this vulnerability; mark it mitigated or not affected instead."}
+        )
+    record(
+        "delete",
+        locked,
+        actor=actor,
+        event=False,
+        extra={
+            "before": snapshot(locked),
+            "affected": _ranges_snapshot(locked.affected_products.all()),
+        },
+    )
+    pk = locked.pk
+    locked.delete()
+    return pk
