@@ -87,7 +87,7 @@ def _user_or_none(actor):
 def _lock(device, actor, item, states):
     """Check ``actor`` may do ``item``; lock and return ``(device, checklist)`` in ``states``."""
     ensure_permitted(actor, "view", device)
-    locked = Device.objects.select_for_update().select_related("site").get(pk=device.pk)
+    locked = Device.objects.select_for_update(of=("self",)).select_related("site").get(pk=device.pk)
     roles = roles_in(actor, locked.organization, locked.site)
     if not roles & CHECKLIST_ROLES[item]:
         raise NotPermitted(f"Your role may not record “{ChecklistItem(item).label.lower()}”.")

@@ -102,7 +102,9 @@ def transition_device(device, to, *, actor, reason, system=False):
     if not system:
         ensure_permitted(actor, "view", device)
     locked = (
-        Device.objects.select_for_update().select_related("device_type", "site").get(pk=device.pk)
+        Device.objects.select_for_update(of=("self",))
+        .select_related("device_type", "site")
+        .get(pk=device.pk)
     )
     source = locked.state
     rule = TRANSITION_TABLE.get((source, to))
@@ -239,7 +241,7 @@ def move_device(device, site, *, actor, reason=""):
     """Move a device to ``site`` (its installation moves with it)."""
     ensure_permitted(actor, "move", device)
     ensure_can_move_to(actor, device, site)
-    locked = Device.objects.select_for_update().select_related("site").get(pk=device.pk)
+    locked = Device.objects.select_for_update(of=("self",)).select_related("site").get(pk=device.pk)
     if locked.site_id == site.pk:
         return locked
     previous = locked.site
