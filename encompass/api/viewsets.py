@@ -15,7 +15,14 @@ def split_m2m(model, data):
 
 
 class RestrictedViewSetMixin:
-    """Narrows ``queryset`` with ``restrict(user, 'view')``: what is not visible is a 404."""
+    """Narrows ``queryset`` with ``restrict(user, 'view')``: what is not visible is a 404.
+
+    ``object_action`` names the ``role_permissions`` action an object-level request needs
+    (``IsMember`` reads it); ``None`` means "from the HTTP method". A domain action sets it per
+    route: ``@action(detail=True, methods=["post"], object_action="transition")``.
+    """
+
+    object_action = None
 
     def get_queryset(self):
         qs = super().get_queryset()

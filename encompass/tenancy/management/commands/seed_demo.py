@@ -1,16 +1,20 @@
 """Build a realistic multi-organization demo: two organizations, sites, a user for every role
 with a generated password (printed once), then every app's demo data."""
 
+import os
 import secrets
 from importlib import import_module
 from importlib.util import find_spec
+from pathlib import Path
 
 from django.apps import apps
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from encompass.audit.context import use_context
 from encompass.demo import DemoContext, DemoOrg
+from encompass.tenancy import crud
 from encompass.tenancy.models import Organization, Site
 from encompass.tenancy.roles import Role
 from encompass.tenancy.services import add_membership, create_organization
@@ -51,28 +55,52 @@ def _password():
     return secrets.token_urlsafe(12)
 
 
+ACTOR = "command:seed_demo"
+
+
+def _write_private(path, text):
+    """Write ``text`` to ``path`` readable by the owner only (the demo's generated passwords)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
+
 class Command(BaseCommand):
-    help = "Create the demo organizations, users (generated passwords) and fleet."
+    help = (
+        "Create the demo organizations, sites, one user per role (generated passwords, printed "
+        "once) and every app's demo fleet. Does nothing when the demo is already there."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--force", action="store_true", help="seed even if the demo organizations already exist"
+            "--credentials-file",
+            help="also write the generated sign-ins to this file (mode 0600), e.g. for make run",
         )
 
     def handle(self, *args, **options):
         if Organization.objects.filter(slug__in=[o[1] for o in ORGS]).exists():
-            if not options["force"]:
-                self.stdout.write(
-                    "Demo data already present; nothing to do (reset the database to seed again)."
-                )
-                return
-            raise CommandError("The demo organizations exist; drop the database to re-seed.")
+            self.stdout.write(
+                "Demo data already present; nothing to do. The sign-ins were printed when it was "
+                "seeded (`make reset` deletes the demo database so the next `make run` seeds a "
+                "fresh one with new passwords)."
+            )
+            return
         ctx = DemoContext(orgs=[], credentials=[], log=lambda m: self.stdout.write(f"  {m}"))
-        with transaction.atomic():
+        with transaction.atomic(), use_context(channel="command"):
             for name, slug, description, sites in ORGS:
-                org = create_organization(name=name, slug=slug, description=description)
+                org = create_organization(
+                    name=name, slug=slug, description=description, actor=ACTOR
+                )
                 site_rows = [
-                    Site.objects.create(organization=org, name=s_name, slug=s_slug, address=address)
+                    crud.create_object(
+                        Site,
+                        {"organization": org, "name": s_name, "slug": s_slug, "address": address},
+                        actor=ACTOR,
+                        system=True,
+                    )
                     for s_name, s_slug, address in sites
                 ]
                 users = {}
@@ -87,7 +115,7 @@ class Command(BaseCommand):
                         email=f"{username}@example.test",
                         is_staff=True,
                     )
-                    add_membership(organization=org, user=user, role=role, actor=None)
+                    add_membership(organization=org, user=user, role=role, actor=ACTOR)
                     users[role.value] = user
                     ctx.credentials.append((username, password, role.label, name))
                 tech = User.objects.create_user(
@@ -103,7 +131,7 @@ class Command(BaseCommand):
                     user=tech,
                     role=Role.TECHNICIAN,
                     sites=[site_rows[0]],
-                    actor=None,
+                    actor=ACTOR,
                 )
                 ctx.credentials.append(
                     (tech.username, pw, f"Technician ({site_rows[0].name})", name)
@@ -123,15 +151,23 @@ class Command(BaseCommand):
                     continue
                 self.stdout.write(f"Seeding {config.verbose_name} …")
                 import_module(module).seed(ctx)
+        width = max(len(u) for u, *_ in ctx.credentials)
+        lines = [
+            f"  {username:<{width}}  {password}   {role}, {org}"
+            for username, password, role, org in ctx.credentials
+        ]
+        note = (
+            "Admins and Security officers set up an authenticator app (TOTP) at their first "
+            "sign-in."
+        )
         self.stdout.write(
             self.style.SUCCESS(
-                "Demo ready. Sign in with any of these (shown once; they are not stored anywhere):"
+                "Demo ready. Sign in with any of these (generated now, shown this once):"
             )
         )
-        width = max(len(u) for u, *_ in ctx.credentials)
-        for username, password, role, org in ctx.credentials:
-            self.stdout.write(f"  {username:<{width}}  {password}   {role}, {org}")
-        self.stdout.write(
-            "Admins and Security officers set up an authenticator app (TOTP) "
-            "at their first sign-in."
-        )
+        self.stdout.write("\n".join(lines))
+        self.stdout.write(note)
+        if options["credentials_file"]:
+            _write_private(options["credentials_file"], "\n".join([*lines, note, ""]))
+            path = options["credentials_file"]
+            self.stdout.write(f"(Also written to {path}, readable by you only.)")
