@@ -1,0 +1,16 @@
+from .assessments import Assessment, RequirementResult
+from .checks import CheckRun
+from .evidence import Evidence
+from .frameworks import Framework, Requirement, RequirementMapping
+from .scores import ScoreSnapshot
+
+__all__ = [
+    "Assessment",
+    "CheckRun",
+    "Evidence",
+    "Framework",
+    "Requirement",
+    "RequirementMapping",
+    "RequirementResult",
+    "ScoreSnapshot",
+]

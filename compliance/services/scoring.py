@@ -1,0 +1,258 @@
+"""Scores of an assessment: for its whole scope, per site, and over time.
+
+* Each applicable requirement is worth its obligation weight (mandatory 2, recommended 1;
+  frameworks without the notion count every requirement as mandatory).
+* compliant = 1, partially compliant = 0.5, non-compliant = 0, not assessed = 0 (and counted
+  separately, so coverage shows), not applicable = left out of the total.
+* A compliant or partially compliant result whose evidence has all expired (stale) keeps half
+  its value (``STALE_FACTOR``) until fresh evidence is added.
+* Per site: results that follow the checks are recomputed over that site's devices only;
+  results set by a person apply unchanged.
+"""
+
+from dataclasses import asdict, dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from encompass.events.services import record_event
+
+from ..choices import (
+    OBLIGATION_WEIGHTS,
+    RESULT_VALUES,
+    STALE_FACTOR,
+    EvidenceState,
+    Obligation,
+    Result,
+    ResultSource,
+)
+from ..models import ScoreSnapshot
+from .assessments import checks_by_requirement, latest_runs, scope_of, suggestion
+from .evidence import evidence_for, evidence_state
+
+
+@dataclass
+class GroupScore:
+    ref: str
+    title: str
+    score: float | None
+    counts: dict
+
+
+@dataclass
+class Score:
+    score: float  # 0-100 over applicable requirements (0 when nothing applies)
+    mandatory_score: float | None
+    counts: dict  # result -> number
+    stale: int
+    without_evidence: int
+    applicable: int
+    assessed: int
+    groups: list = field(default_factory=list)
+
+    @property
+    def coverage(self):
+        return round(100 * self.assessed / self.applicable, 1) if self.applicable else 0.0
+
+    def as_dict(self):
+        data = asdict(self)
+        data["coverage"] = self.coverage
+        return data
+
+
+def _rounded(value):
+    return float(Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def effective_results(assessment, site=None, runs=None):
+    """``[(RequirementResult, result value)]`` -- for ``site``, automatic results recomputed over
+    that site's devices."""
+    rows = list(
+        assessment.results.select_related("requirement", "requirement__parent").order_by(
+            "requirement__order"
+        )
+    )
+    if site is None:
+        return [(row, row.result) for row in rows]
+    runs = latest_runs(assessment.organization) if runs is None else runs
+    index = checks_by_requirement(assessment.framework.code)
+    _sites, type_ids = scope_of(assessment)
+    out = []
+    for row in rows:
+        value = row.result
+        if row.source == ResultSource.CHECK and row.requirement.ref in index:
+            value = suggestion(index[row.requirement.ref], runs, {site.pk}, type_ids) or value
+        out.append((row, value))
+    return out
+
+
+def _top_group(requirement, parents):
+    node = requirement
+    while node.parent_id and node.parent_id in parents:
+        node = parents[node.parent_id]
+    return node
+
+
+def compute_score(assessment, site=None, *, runs=None, at=None):
+    """The score of ``assessment`` (or of one ``site`` of it)."""
+    from ..models import Requirement
+
+    at = at or timezone.now()
+    pairs = effective_results(assessment, site, runs)
+    evidence = evidence_for(assessment, [row.requirement_id for row, _v in pairs])
+    parents = {r.pk: r for r in Requirement.objects.filter(framework=assessment.framework_id)}
+    counts = {r: 0 for r in Result.values}
+    totals = {"all": [0.0, 0.0], "mandatory": [0.0, 0.0]}
+    groups = {}
+    stale = without = 0
+    for row, value in pairs:
+        counts[value] += 1
+        worth = RESULT_VALUES[value]
+        state = evidence_state(evidence.get(row.requirement_id, ()), at)
+        if value in (Result.COMPLIANT, Result.PARTIALLY_COMPLIANT):
+            if state == EvidenceState.STALE:
+                stale += 1
+                worth *= STALE_FACTOR
+            elif state == EvidenceState.NONE:
+                without += 1
+        group = _top_group(row.requirement, parents)
+        g = groups.setdefault(group.pk, [group, 0.0, 0.0, {r: 0 for r in Result.values}])
+        g[3][value] += 1
+        if worth is None:
+            continue
+        weight = OBLIGATION_WEIGHTS.get(row.requirement.obligation, 1)
+        totals["all"][0] += weight * worth
+        totals["all"][1] += weight
+        g[1] += weight * worth
+        g[2] += weight
+        if row.requirement.obligation == Obligation.MANDATORY:
+            totals["mandatory"][0] += worth
+            totals["mandatory"][1] += 1
+    applicable = len(pairs) - counts[Result.NOT_APPLICABLE]
+    got, out_of = totals["all"]
+    m_got, m_out_of = totals["mandatory"]
+    return Score(
+        score=_rounded(100 * got / out_of) if out_of else 0.0,
+        mandatory_score=_rounded(100 * m_got / m_out_of) if m_out_of else None,
+        counts=counts,
+        stale=stale,
+        without_evidence=without,
+        applicable=applicable,
+        assessed=applicable - counts[Result.NOT_ASSESSED],
+        groups=[
+            GroupScore(
+                ref=g[0].ref,
+                title=g[0].title,
+                score=_rounded(100 * g[1] / g[2]) if g[2] else None,
+                counts=g[3],
+            )
+            for g in sorted(groups.values(), key=lambda g: g[0].order)
+        ],
+    )
+
+
+def scope_sites(assessment):
+    sites = list(assessment.sites.all())
+    if sites:
+        return sites
+    from encompass.tenancy.models import Site
+
+    return list(Site.objects.filter(organization=assessment.organization_id))
+
+
+def _snapshot(assessment, site, score, reason, now):
+    return ScoreSnapshot(
+        organization_id=assessment.organization_id,
+        assessment=assessment,
+        site=site,
+        taken_at=now,
+        reason=reason,
+        score=Decimal(str(score.score)),
+        mandatory_score=None
+        if score.mandatory_score is None
+        else Decimal(str(score.mandatory_score)),
+        compliant=score.counts[Result.COMPLIANT],
+        partially_compliant=score.counts[Result.PARTIALLY_COMPLIANT],
+        non_compliant=score.counts[Result.NON_COMPLIANT],
+        not_assessed=score.counts[Result.NOT_ASSESSED],
+        not_applicable=score.counts[Result.NOT_APPLICABLE],
+        stale=score.stale,
+    )
+
+
+SNAPSHOT_FIELDS = (
+    "score",
+    "mandatory_score",
+    "compliant",
+    "partially_compliant",
+    "non_compliant",
+    "not_assessed",
+    "not_applicable",
+    "stale",
+)
+
+
+def _same(a, b):
+    return b is not None and all(getattr(a, f) == getattr(b, f) for f in SNAPSHOT_FIELDS)
+
+
+@transaction.atomic
+def record_snapshots(assessment, *, reason, only_if_changed=False, now=None):
+    """Store the score of ``assessment`` and of each site in scope; returns the rows written.
+
+    ``only_if_changed`` skips a row equal to the previous one (after check runs, so a quiet
+    fleet does not fill the history); the daily job always records.
+    """
+    now = now or timezone.now()
+    runs = latest_runs(assessment.organization)
+    rows = []
+    for site in [None, *scope_sites(assessment)]:
+        score = compute_score(assessment, site, runs=runs, at=now)
+        row = _snapshot(assessment, site, score, reason, now)
+        if only_if_changed:
+            last = (
+                ScoreSnapshot.objects.filter(assessment=assessment, site=site)
+                .order_by("-taken_at", "-pk")
+                .first()
+            )
+            if _same(row, last):
+                continue
+        rows.append(row)
+    ScoreSnapshot.objects.bulk_create(rows)
+    overall = next((r for r in rows if r.site_id is None), None)
+    if overall is not None:
+        record_event(
+            "compliance.score_recorded",
+            organization=assessment.organization,
+            payload={
+                "assessment": assessment.pk,
+                "score": float(overall.score),
+                "reason": reason,
+            },
+        )
+    return rows
+
+
+def history(assessment, site=None, limit=90):
+    """The latest ``limit`` snapshots, oldest first (for the trend chart)."""
+    rows = ScoreSnapshot.objects.filter(assessment=assessment, site=site).order_by(
+        "-taken_at", "-pk"
+    )[:limit]
+    return list(reversed(rows))
+
+
+def trend_svg_points(snapshots, width=600, height=160, pad=24):
+    """Pixel coordinates of a score history for an SVG polyline (0-100 on the y axis)."""
+    if not snapshots:
+        return []
+    first = snapshots[0].taken_at.timestamp()
+    span = max(snapshots[-1].taken_at.timestamp() - first, 1.0)
+    points = []
+    for snap in snapshots:
+        x = pad + (width - 2 * pad) * ((snap.taken_at.timestamp() - first) / span)
+        if len(snapshots) == 1:
+            x = width / 2
+        y = pad + (height - 2 * pad) * (1 - float(snap.score) / 100)
+        points.append((round(x, 1), round(y, 1), snap))
+    return points
