@@ -1,0 +1,22 @@
+"""Firmware settings: ``settings.ENCOMPASS[...]`` first, then environment, then defaults."""
+
+import os
+
+from django.conf import settings
+
+DEFAULTS = {
+    # Largest firmware image accepted on upload, in bytes (default 512 MiB).
+    "FIRMWARE_MAX_ARTIFACT_BYTES": 512 * 1024 * 1024,
+    # How long a signed update manifest stays valid (freeze-attack protection).
+    "FIRMWARE_MANIFEST_TTL_SECONDS": 3600,
+}
+
+
+def get(name):
+    configured = getattr(settings, "ENCOMPASS", {}) or {}
+    if name in configured:
+        return configured[name]
+    env = os.environ.get(f"ENCOMPASS_{name}")
+    if env is not None:
+        return type(DEFAULTS[name])(env)
+    return DEFAULTS[name]

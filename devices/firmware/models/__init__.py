@@ -1,0 +1,12 @@
+from .keys import ManifestSigningKey, SigningKey
+from .releases import FirmwareRelease
+from .rollouts import DeviceUpdate, Rollout, RolloutWave
+
+__all__ = [
+    "DeviceUpdate",
+    "FirmwareRelease",
+    "ManifestSigningKey",
+    "Rollout",
+    "RolloutWave",
+    "SigningKey",
+]
