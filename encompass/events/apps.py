@@ -10,3 +10,6 @@ class EventsConfig(AppConfig):
         from encompass.schedules import register_schedule
 
         register_schedule("worker-heartbeat", "encompass.tasks.worker_heartbeat", minutes=1)
+        register_schedule(
+            "events.retention", "encompass.events.tasks.purge_expired_events", minutes=60
+        )

@@ -1,9 +1,10 @@
-"""The ordered stream of device-reported and platform events."""
+"""The ordered stream of device-reported and platform events, and how long each kind is kept."""
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from encompass.tenancy.models import RestrictedManager
-from encompass.tenancy.roles import ALL_ROLES
+from encompass.tenancy.roles import ADMIN_ONLY, ALL_ROLES
 
 from .choices import EventSource, Severity
 
@@ -48,6 +49,8 @@ class Event(models.Model):
         indexes = [
             models.Index(fields=["organization", "id"]),
             models.Index(fields=["device", "kind", "-received_at"]),
+            # Replay of a site scope reads "site = X and id > since" in id order.
+            models.Index(fields=["site", "id"], name="event_site_id"),
         ]
 
     def __str__(self):
@@ -62,3 +65,41 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self):
         return f"{self.name} @ {self.beat_at:%Y-%m-%d %H:%M:%S}"
+
+
+def _days(default, help_text):
+    return models.PositiveIntegerField(
+        default=default,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text=help_text,
+    )
+
+
+class RetentionPolicy(models.Model):
+    """How long an organization keeps each class of event (data minimisation)."""
+
+    organization = models.OneToOneField(
+        "tenancy.Organization", on_delete=models.CASCADE, related_name="event_retention"
+    )
+    telemetry_days = _days(30, "Telemetry and heartbeats are purged after this many days.")
+    log_days = _days(90, "Device log lines are purged after this many days.")
+    security_days = _days(
+        365, "Security events (device signals, refusals) are kept at least this long."
+    )
+    platform_days = _days(
+        730, "Platform events (lifecycle, alerts, rollouts, incidents) are purged after this."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = RestrictedManager()
+
+    tenant_lookup = "organization"
+    site_lookup = None
+    role_permissions = {"view": ALL_ROLES, "add": ADMIN_ONLY, "change": ADMIN_ONLY, "delete": ()}
+
+    class Meta:
+        verbose_name = "event retention policy"
+        verbose_name_plural = "event retention policies"
+
+    def __str__(self):
+        return f"Retention for {self.organization}"

@@ -1,16 +1,50 @@
 """Pushing stored events to websocket groups.
 
-Groups: ``org.<id>``, ``site.<id>``, ``device.<id>``. The message type is ``event.message``;
-consumers de-duplicate by event id. A channel-layer failure is logged and swallowed: the event is
-already stored, and a client recovers it by replay.
+Groups: ``org.<id>``, ``site.<id>``, ``device.<id>``, and ``user.<id>`` for events about one
+user's access (``membership.changed``), so every socket of that user re-checks its
+subscriptions. Layer messages are ``{"type": "event.batch", "events": [...]}``; each web
+process's hub (``encompass.events.hub``) hands them to its sockets, de-duplicated by event id.
+
+A channel-layer failure is logged and swallowed: the event is already stored, and a client
+recovers it by replay. Ids pushed from this process are remembered (bounded) so the table
+tailer (``encompass.events.tailer``) does not push them a second time.
 """
 
 import logging
+from collections import OrderedDict, defaultdict
+from threading import Lock
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 logger = logging.getLogger(__name__)
+
+BATCH_MESSAGE = "event.batch"
+BATCH_CHUNK = 200
+_PUSHED_MEMORY = 50_000
+
+
+class _PushedIds:
+    """A bounded, thread-safe set of event ids this process has already pushed."""
+
+    def __init__(self, size):
+        self.size = size
+        self._ids = OrderedDict()
+        self._lock = Lock()
+
+    def add_many(self, ids):
+        with self._lock:
+            for event_id in ids:
+                self._ids[event_id] = None
+            while len(self._ids) > self.size:
+                self._ids.popitem(last=False)
+
+    def __contains__(self, event_id):
+        with self._lock:
+            return event_id in self._ids
+
+
+pushed_here = _PushedIds(_PUSHED_MEMORY)
 
 
 def organization_group(org_id):
@@ -25,12 +59,20 @@ def device_group(device_pk):
     return f"device.{device_pk}"
 
 
+def user_group(user_pk):
+    return f"user.{user_pk}"
+
+
 def groups_for(data):
     groups = [organization_group(data["organization"])]
     if data.get("site"):
         groups.append(site_group(data["site"]))
     if data.get("device_pk"):
         groups.append(device_group(data["device_pk"]))
+    if data.get("kind") == "membership.changed":
+        user = (data.get("payload") or {}).get("user")
+        if user is not None:
+            groups.append(user_group(user))
     return groups
 
 
@@ -55,22 +97,39 @@ def serialize_event(event, *, device_uid=None):
 
 
 async def apush(messages):
-    layer = get_channel_layer()
-    if layer is None:
+    """Send serialized events to this process's sockets and to the channel layer; never raises.
+
+    Events go to the layer in batches, one message per group (chunked), so an ingest batch of
+    a thousand events is a handful of layer messages rather than thousands.
+    """
+    if not messages:
         return
+    pushed_here.add_many(m["id"] for m in messages)
+    from .hub import local_hub
+
+    hub = local_hub()
+    if hub is not None:
+        hub.dispatch_threadsafe(messages)
+    layer = get_channel_layer()
+    if layer is None or isinstance(layer, InMemoryChannelLayer):
+        return  # process-local: the hub above is the whole audience
+    by_group = defaultdict(list)
     for data in messages:
         for group in groups_for(data):
-            try:
-                await layer.group_send(group, {"type": "event.message", "event": data})
-            except Exception:  # a push is best effort; replay recovers
-                logger.warning(
-                    "channel layer push failed for event %s", data.get("id"), exc_info=True
-                )
-                return
+            by_group[group].append(data)
+    try:
+        for group, events in by_group.items():
+            for start in range(0, len(events), BATCH_CHUNK):
+                chunk = events[start : start + BATCH_CHUNK]
+                await layer.group_send(group, {"type": BATCH_MESSAGE, "events": chunk})
+    except Exception:  # a push is best effort; replay recovers
+        logger.warning(
+            "channel layer push failed; %d event(s) left for replay", len(messages), exc_info=True
+        )
 
 
 def push(messages):
-    """Send already-serialized events to their groups; never raises."""
+    """Send already-serialized events to their groups (from sync code); never raises."""
     if not messages:
         return
     try:

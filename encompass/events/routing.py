@@ -1,12 +1,7 @@
-"""Websocket routes. The consumer lives in ``encompass.events.consumers``."""
+"""Websocket routes (``encompass.asgi`` mounts ``websocket_urlpatterns``)."""
 
 from django.urls import path
 
-websocket_urlpatterns = []
+from .consumers import EventConsumer
 
-try:
-    from .consumers import EventConsumer
-except ImportError:  # the consumer arrives with the live-dashboard work
-    EventConsumer = None
-else:
-    websocket_urlpatterns.append(path("ws/events/", EventConsumer.as_asgi()))
+websocket_urlpatterns = [path("ws/events/", EventConsumer.as_asgi())]

@@ -1,3 +1,4 @@
 from .alert import Alert
+from .rule import AlertRule, MetricBaseline
 
-__all__ = ["Alert"]
+__all__ = ["Alert", "AlertRule", "MetricBaseline"]

@@ -1,0 +1,410 @@
+"""Device event ingest: validate a batch item by item, store the valid ones once, judge, publish.
+
+The contract (docs/monitoring.md):
+
+* A batch is a JSON list (or ``{"events": [...]}``) of at most ``ENCOMPASS["INGEST_MAX_BATCH"]``
+  items. A body that is not JSON, not a list, too long or too large stores nothing (400 / 413).
+* Each item: ``{"id": "<device's event id>", "kind": "heartbeat"|"telemetry"|"security"|
+  "update_status"|"log", "occurred_at": "<ISO 8601 with offset>", "payload": {...}}``.
+* Each item is answered: ``accepted`` (stored now), ``duplicate`` (this device already sent this
+  id -- stored once, never twice) or ``rejected`` with the field errors. Valid items of a batch
+  with rejected ones are stored: the answer says exactly which were not.
+* Clock skew: an ``occurred_at`` more than ``INGEST_MAX_FUTURE_SECONDS`` (300) ahead of the
+  server, or older than ``INGEST_MAX_AGE_SECONDS`` (7 days), is rejected with the skew named; the
+  server's receive time is stored beside the device's time on every event.
+
+One transaction per batch: insert (``ON CONFLICT DO NOTHING`` on PostgreSQL), health, ingest
+listeners, rule evaluation, then one publish at commit.
+"""
+
+import datetime
+import json
+import logging
+import math
+import re
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from devices.choices import LifecycleState
+from encompass.events.choices import EventSource, Severity
+from encompass.events.models import Event
+from encompass.events.services import publish_events, record_event
+
+from .choices import SECURITY_SIGNALS, AlertSeverity
+from .health import mark_seen
+from .hooks import ingest_listeners
+
+logger = logging.getLogger(__name__)
+
+KINDS = {
+    "heartbeat": "device.heartbeat",
+    "telemetry": "device.telemetry",
+    "security": "device.security",
+    "update_status": "device.update_status",
+    "log": "device.log",
+}
+ITEM_FIELDS = {"id", "kind", "occurred_at", "payload"}
+LOG_LEVELS = {s.value for s in Severity}
+EVENT_ID_RE = re.compile(r"^[\x21-\x7e]{1,64}$")
+NAME_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+MAX_METRICS = 100
+
+
+def limits():
+    conf = settings.ENCOMPASS
+    return {
+        "max_batch": conf.get("INGEST_MAX_BATCH", 1000),
+        "max_bytes": conf.get("INGEST_MAX_BYTES", 4 * 1024 * 1024),
+        "max_item_bytes": conf.get("INGEST_MAX_ITEM_BYTES", 8192),
+        "max_future": conf.get("INGEST_MAX_FUTURE_SECONDS", 300),
+        "max_age": conf.get("INGEST_MAX_AGE_SECONDS", 7 * 86400),
+    }
+
+
+class BatchRefused(Exception):
+    """The body as a whole is unusable; nothing is stored."""
+
+    def __init__(self, status, detail):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+@dataclass
+class IngestResult:
+    results: list = field(default_factory=list)
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    events: list = field(default_factory=list)
+
+    def as_dict(self):
+        return {
+            "results": self.results,
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+        }
+
+
+def parse_body(body):
+    """The list of items in a request body, or ``BatchRefused``."""
+    lim = limits()
+    if len(body) > lim["max_bytes"]:
+        raise BatchRefused(413, f"The body is larger than {lim['max_bytes']} bytes.")
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BatchRefused(400, f"The body is not valid JSON: {exc}.") from exc
+    if isinstance(data, dict) and set(data) == {"events"}:
+        data = data["events"]
+    if not isinstance(data, list):
+        raise BatchRefused(400, 'Send a JSON list of events (or {"events": [...]}).')
+    if not data:
+        raise BatchRefused(400, "The batch is empty.")
+    if len(data) > lim["max_batch"]:
+        raise BatchRefused(
+            413, f"At most {lim['max_batch']} events per batch; this one has {len(data)}."
+        )
+    return data
+
+
+# --- validation of one item ----------------------------------------------------------------------
+
+
+def _number(value):
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _validate_payload(kind, payload, errors):
+    if kind == "telemetry":
+        metrics = payload.get("metrics")
+        if not isinstance(metrics, dict) or not metrics:
+            errors["payload.metrics"] = "Give an object of metric name to number."
+            return Severity.INFO
+        if len(metrics) > MAX_METRICS:
+            errors["payload.metrics"] = f"At most {MAX_METRICS} metrics per event."
+        for name, value in metrics.items():
+            if not NAME_RE.match(name):
+                errors[f"payload.metrics.{name[:64]}"] = (
+                    "Metric names are 1-64 letters, digits, and _ . : -"
+                )
+            elif not _number(value):
+                errors[f"payload.metrics.{name}"] = "Must be a finite number."
+        return Severity.INFO
+    if kind == "security":
+        signal = payload.get("signal")
+        if not isinstance(signal, str) or not NAME_RE.match(signal):
+            errors["payload.signal"] = (
+                f"Name the security signal (e.g. {', '.join(sorted(SECURITY_SIGNALS)[:4])} ...)."
+            )
+            return Severity.WARNING
+        detail = payload.get("detail")
+        if detail is not None and not isinstance(detail, str | dict):
+            errors["payload.detail"] = "Must be text or an object."
+        return SECURITY_SIGNALS.get(signal, Severity.WARNING)
+    if kind == "heartbeat":
+        version = payload.get("firmware_version")
+        if version is not None and (not isinstance(version, str) or not 0 < len(version) <= 64):
+            errors["payload.firmware_version"] = "Must be text of 1-64 characters."
+        security_version = payload.get("security_version")
+        if security_version is not None and (
+            not isinstance(security_version, int)
+            or isinstance(security_version, bool)
+            or security_version < 0
+        ):
+            errors["payload.security_version"] = "Must be a non-negative integer."
+        return Severity.DEBUG
+    if kind == "update_status":
+        status = payload.get("status")
+        if not isinstance(status, str) or not NAME_RE.match(status):
+            errors["payload.status"] = "Name the update status (e.g. downloading, installed)."
+        return Severity.INFO
+    # log
+    level = payload.get("level", "info")
+    message = payload.get("message")
+    if level not in LOG_LEVELS:
+        errors["payload.level"] = f"One of {', '.join(sorted(LOG_LEVELS))}."
+        level = Severity.INFO
+    if not isinstance(message, str) or not message:
+        errors["payload.message"] = "Give the log message as text."
+    elif len(message) > 4000:
+        errors["payload.message"] = "At most 4000 characters."
+    return level
+
+
+def _parse_time(value, now, lim, errors):
+    if not isinstance(value, str):
+        errors["occurred_at"] = "Give the device time as ISO 8601 text with a UTC offset."
+        return None
+    try:
+        at = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        errors["occurred_at"] = "Not an ISO 8601 date-time (e.g. 2026-01-31T12:00:00Z)."
+        return None
+    if at.tzinfo is None:
+        errors["occurred_at"] = (
+            "Include a UTC offset (Z or +hh:mm): a device time without one is ambiguous."
+        )
+        return None
+    skew = (at - now).total_seconds()
+    if skew > lim["max_future"]:
+        errors["occurred_at"] = (
+            f"{int(skew)} s in the future (limit {lim['max_future']} s): the device clock is ahead."
+        )
+    elif -skew > lim["max_age"]:
+        errors["occurred_at"] = f"{int(-skew)} s old (limit {lim['max_age']} s): too old to accept."
+    return at
+
+
+def validate_item(item, now, lim):
+    """``(row, None)`` for a valid item or ``(None, errors)`` naming each bad field."""
+    if not isinstance(item, dict):
+        return None, {"item": "Each event must be a JSON object."}
+    errors = {}
+    for name in sorted(set(item) - ITEM_FIELDS):
+        errors[name[:64]] = "Unknown field."
+    event_id = item.get("id")
+    if not isinstance(event_id, str) or not EVENT_ID_RE.match(event_id):
+        errors["id"] = "Give the event's own id: 1-64 printable ASCII characters, no spaces."
+    kind = item.get("kind")
+    if kind not in KINDS:
+        errors["kind"] = f"One of {', '.join(KINDS)}."
+    at = _parse_time(item.get("occurred_at"), now, lim, errors)
+    payload = item.get("payload", {})
+    severity = Severity.INFO
+    text = "{}"
+    if not isinstance(payload, dict):
+        errors["payload"] = "Must be a JSON object."
+    else:
+        if kind in KINDS:
+            severity = _validate_payload(kind, payload, errors)
+        text = json.dumps(payload, separators=(",", ":"))
+        if len(text) > lim["max_item_bytes"]:
+            errors["payload"] = f"At most {lim['max_item_bytes']} bytes per event."
+    if errors:
+        return None, errors
+    return (event_id, KINDS[kind], str(severity), at, payload, text), None
+
+
+# --- storing -------------------------------------------------------------------------------------
+
+_PG_INSERT = """
+INSERT INTO events_event
+    (organization_id, site_id, device_id, kind, source, severity, event_id, occurred_at,
+     received_at, payload)
+SELECT %s, %s, %s, t.kind, %s, t.severity, t.event_id, t.occurred_at, %s, t.payload::jsonb
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[])
+    AS t(event_id, kind, severity, occurred_at, payload)
+ON CONFLICT (device_id, event_id) WHERE event_id IS NOT NULL DO NOTHING
+RETURNING id, event_id
+"""
+
+
+def _insert_postgresql(device, rows, now):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _PG_INSERT,
+            [
+                device.organization_id,
+                device.site_id,
+                device.pk,
+                EventSource.DEVICE,
+                now,
+                [r[0] for r in rows],
+                [r[1] for r in rows],
+                [r[2] for r in rows],
+                [r[3] for r in rows],
+                [r[5] for r in rows],
+            ],
+        )
+        return dict((event_id, pk) for pk, event_id in cursor.fetchall())
+
+
+def _insert_generic(device, rows, now):
+    ids = [r[0] for r in rows]
+    existing = set()
+    for start in range(0, len(ids), 500):
+        existing |= set(
+            Event.objects.filter(device=device, event_id__in=ids[start : start + 500]).values_list(
+                "event_id", flat=True
+            )
+        )
+    fresh = [r for r in rows if r[0] not in existing]
+    objs = Event.objects.bulk_create(
+        [
+            Event(
+                organization_id=device.organization_id,
+                site_id=device.site_id,
+                device_id=device.pk,
+                kind=r[1],
+                source=EventSource.DEVICE,
+                severity=r[2],
+                event_id=r[0],
+                occurred_at=r[3],
+                received_at=now,
+                payload=r[4],
+            )
+            for r in fresh
+        ],
+        batch_size=500,
+    )
+    if objs and objs[0].pk is None:
+        return dict(
+            Event.objects.filter(device=device, event_id__in=[r[0] for r in fresh]).values_list(
+                "event_id", "pk"
+            )
+        )
+    return {obj.event_id: obj.pk for obj in objs}
+
+
+def _store(device, rows, now):
+    if connection.vendor == "postgresql":
+        return _insert_postgresql(device, rows, now)
+    return _insert_generic(device, rows, now)
+
+
+def _run_hooks(device, events, now):
+    from .rules import evaluate_batch
+
+    for listener in ingest_listeners():
+        try:
+            with transaction.atomic():
+                listener(device, events)
+        except Exception:  # a listener's bug must not lose the device's data
+            logger.exception("ingest listener %r failed for device %s", listener, device.uid)
+    try:
+        with transaction.atomic():
+            evaluate_batch(device, events, now=now)
+    except Exception:
+        logger.exception("alert rule evaluation failed for device %s", device.uid)
+
+
+@transaction.atomic
+def ingest_events(device, items, *, now=None):
+    """Store a device's batch (already parsed); returns the per-item ``IngestResult``."""
+    now = now or timezone.now()
+    lim = limits()
+    result = IngestResult()
+    answers = [None] * len(items)
+    rows, row_index, seen = [], [], set()
+    for index, item in enumerate(items):
+        row, errors = validate_item(item, now, lim)
+        event_id = item.get("id") if isinstance(item, dict) else None
+        if errors:
+            answers[index] = {
+                "index": index,
+                "id": event_id if isinstance(event_id, str) else None,
+                "status": "rejected",
+                "errors": errors,
+            }
+            result.rejected += 1
+        elif row[0] in seen:
+            answers[index] = {"index": index, "id": row[0], "status": "duplicate"}
+            result.duplicates += 1
+        else:
+            seen.add(row[0])
+            rows.append(row)
+            row_index.append(index)
+    stored = _store(device, rows, now) if rows else {}
+    events = []
+    for row, index in zip(rows, row_index, strict=True):
+        pk = stored.get(row[0])
+        if pk is None:
+            answers[index] = {"index": index, "id": row[0], "status": "duplicate"}
+            result.duplicates += 1
+            continue
+        answers[index] = {"index": index, "id": row[0], "status": "accepted", "event": pk}
+        result.accepted += 1
+        event = Event(
+            id=pk,
+            organization_id=device.organization_id,
+            site_id=device.site_id,
+            kind=row[1],
+            source=EventSource.DEVICE,
+            severity=row[2],
+            event_id=row[0],
+            occurred_at=row[3],
+            received_at=now,
+            payload=row[4],
+        )
+        event.device = device
+        events.append(event)
+    result.results = answers
+    events.sort(key=lambda e: e.pk)
+    result.events = events
+    if rows:  # anything valid (new or repeated) proves the device is alive
+        mark_seen(device, now)
+    if events:
+        _run_hooks(device, events, now)
+        publish_events(events)
+    return result
+
+
+@transaction.atomic
+def refuse_device(device, *, method, address=None):
+    """Record a report from a device that may not report (not in service, or contained)."""
+    from .services import raise_alert
+
+    state = LifecycleState(device.state).label.lower()
+    record_event(
+        "security.refused_device",
+        organization=device.organization,
+        device=device,
+        severity=Severity.WARNING,
+        payload={"state": device.state, "credential": method, "address": address},
+    )
+    raise_alert(
+        organization=device.organization,
+        kind="device.refused",
+        title=f"{device}: reported while {state}",
+        severity=AlertSeverity.HIGH,
+        dedupe_key=f"device:{device.pk}:refused",
+        device=device,
+        details={"state": device.state, "credential": method, "address": address},
+        actor=f"device:{device.uid}",
+    )
+    return f"This device is {state}; it may not report events."

@@ -1,0 +1,227 @@
+"""The live web UI: fleet dashboard, alerts, and a device's live telemetry."""
+
+from collections import defaultdict
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.db.models import Count, Max
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.views import generic
+from django.views.decorators.http import require_POST
+
+from devices.choices import HEALTH_COLOURS, STATE_COLOURS, Health, LifecycleState
+from devices.models import Device
+from encompass.events.models import Event
+from encompass.events.realtime import serialize_event
+from encompass.exceptions import NotPermitted, ValidationError
+from encompass.web.mixins import TenantDetailView, TenantListView
+from encompass.web.tenant import current_organization
+
+from . import services
+from .choices import SEVERITY_COLOURS, AlertStatus
+from .models import Alert, MetricBaseline
+
+FEED_SIZE = 50
+CHART_POINTS = 300
+
+
+def fleet_counts(user, organization):
+    """Device counts by lifecycle state and by health, within what ``user`` may see."""
+    devices = Device.objects.restrict(user, "view").filter(organization=organization)
+    by_state = dict(devices.values_list("state").annotate(n=Count("pk")).order_by())
+    by_health = dict(devices.values_list("health").annotate(n=Count("pk")).order_by())
+    return {
+        "states": [
+            {
+                "value": s.value,
+                "label": s.label,
+                "colour": STATE_COLOURS[s],
+                "count": by_state.get(s, 0),
+            }
+            for s in LifecycleState
+        ],
+        "health": [
+            {
+                "value": h.value,
+                "label": h.label,
+                "colour": HEALTH_COLOURS[h],
+                "count": by_health.get(h, 0),
+            }
+            for h in Health
+        ],
+        "total": sum(by_state.values()),
+    }
+
+
+def _visible_events(user, organization):
+    return Event.objects.restrict(user, "view").filter(organization=organization)
+
+
+class DashboardView(LoginRequiredMixin, generic.TemplateView):
+    template_name = "monitoring/dashboard.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        user = self.request.user
+        org = current_organization(self.request)
+        context["organization"] = org
+        if org is None:
+            return context
+        events = list(
+            _visible_events(user, org).select_related("device").order_by("-id")[:FEED_SIZE]
+        )
+        alerts = list(
+            Alert.objects.restrict(user, "view")
+            .filter(organization=org)
+            .exclude(status=AlertStatus.RESOLVED)
+            .select_related("device")[:25]
+        )
+        last_id = _visible_events(user, org).aggregate(top=Max("id"))["top"] or 0
+        context.update(
+            counts=fleet_counts(user, org),
+            events=events,
+            alerts=alerts,
+            live={
+                "organization": org.pk,
+                "since": last_id,
+                "countsUrl": reverse("monitoring_ui:counts"),
+                "deviceUrl": reverse("monitoring_ui:device", args=[0]),
+                "events": [serialize_event(e) for e in reversed(events)],
+                "alerts": [_alert_json(a) for a in alerts],
+                "severityColours": {str(k): v for k, v in SEVERITY_COLOURS.items()},
+            },
+        )
+        return context
+
+
+def _alert_json(alert):
+    return {
+        "id": alert.pk,
+        "title": alert.title,
+        "severity": alert.severity,
+        "status": alert.status,
+        "count": alert.count,
+        "device": alert.device.uid if alert.device_id else None,
+        "last_seen_at": alert.last_seen_at.isoformat(),
+    }
+
+
+def counts(request):
+    """Fleet counts as JSON: what the dashboard re-reads after a reconnect or a resync."""
+    if not request.user.is_authenticated:
+        return JsonResponse({"detail": "Sign in."}, status=401)
+    org = current_organization(request)
+    if org is None:
+        raise Http404("No organization.")
+    open_alerts = [
+        _alert_json(a)
+        for a in Alert.objects.restrict(request.user, "view")
+        .filter(organization=org)
+        .exclude(status=AlertStatus.RESOLVED)
+        .select_related("device")[:25]
+    ]
+    return JsonResponse({**fleet_counts(request.user, org), "alerts": open_alerts})
+
+
+class AlertListView(TenantListView):
+    model = Alert
+    template_name = "monitoring/alerts.html"
+    context_object_name = "alerts"
+
+    def get_queryset(self):
+        qs = super().get_queryset().select_related("device", "site")
+        status = self.request.GET.get("status", "open")
+        if status == "open":
+            qs = qs.exclude(status=AlertStatus.RESOLVED)
+        elif status in AlertStatus.values:
+            qs = qs.filter(status=status)
+        return qs
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["status"] = self.request.GET.get("status", "open")
+        context["statuses"] = [
+            ("open", "Open and acknowledged"),
+            *AlertStatus.choices,
+            ("all", "All"),
+        ]
+        return context
+
+
+@require_POST
+def alert_action(request, pk, verb):
+    if not request.user.is_authenticated:
+        return redirect("web:login")
+    alert = get_object_or_404(Alert.objects.restrict(request.user, "view"), pk=pk)
+    try:
+        if verb == "acknowledge":
+            services.acknowledge_alert(alert, actor=request.user, note=request.POST.get("note", ""))
+            messages.success(request, f"Acknowledged: {alert.title}")
+        elif verb == "resolve":
+            services.resolve_alert(
+                alert,
+                actor=request.user,
+                resolution=request.POST.get("resolution") or "Resolved in the web UI.",
+            )
+            messages.success(request, f"Resolved: {alert.title}")
+        else:
+            raise Http404("Unknown action.")
+    except (ValidationError, NotPermitted) as exc:
+        text = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+        messages.error(request, f"{alert.title}: {text}")
+    return redirect(request.POST.get("next") or reverse("monitoring_ui:alerts"))
+
+
+class DeviceLiveView(TenantDetailView):
+    model = Device
+    template_name = "monitoring/device.html"
+    context_object_name = "device"
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("device_type", "site", "organization")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        device = self.object
+        user = self.request.user
+        telemetry = list(
+            Event.objects.restrict(user, "view")
+            .filter(device=device, kind="device.telemetry")
+            .order_by("-id")[:CHART_POINTS]
+            .values("id", "occurred_at", "received_at", "payload")
+        )
+        series = defaultdict(list)
+        for row in reversed(telemetry):
+            at = (row["occurred_at"] or row["received_at"]).isoformat()
+            for metric, value in (row["payload"].get("metrics") or {}).items():
+                series[metric].append([at, value])
+        recent = list(
+            Event.objects.restrict(user, "view")
+            .filter(device=device)
+            .select_related("device")
+            .order_by("-id")[:FEED_SIZE]
+        )
+        last_id = (
+            Event.objects.restrict(user, "view")
+            .filter(device=device)
+            .aggregate(top=Max("id"))["top"]
+            or 0
+        )
+        baselines = MetricBaseline.objects.filter(device=device).order_by("metric")
+        context.update(
+            events=recent,
+            baselines=baselines,
+            alerts=Alert.objects.restrict(user, "view")
+            .filter(device=device)
+            .exclude(status=AlertStatus.RESOLVED),
+            live={
+                "device": device.pk,
+                "since": last_id,
+                "series": series,
+                "points": CHART_POINTS,
+                "events": [serialize_event(e) for e in reversed(recent)],
+            },
+        )
+        return context

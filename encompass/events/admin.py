@@ -1,0 +1,38 @@
+from django.contrib import admin
+
+from encompass.admin import ReadOnlyTenantAdmin, TenantAdmin
+
+from .models import Event, RetentionPolicy
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyTenantAdmin):
+    list_display = ["id", "received_at", "kind", "severity", "source", "device", "organization"]
+    list_filter = ["severity", "source", "kind"]
+    search_fields = ["kind", "event_id", "device__uid", "device__name"]
+    list_select_related = ["device", "organization"]
+    date_hierarchy = None
+    readonly_fields = [f.name for f in Event._meta.fields]
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("device", "organization")
+
+
+@admin.register(RetentionPolicy)
+class RetentionPolicyAdmin(TenantAdmin):
+    list_display = [
+        "organization",
+        "telemetry_days",
+        "log_days",
+        "security_days",
+        "platform_days",
+        "updated_at",
+    ]
+    list_select_related = ["organization"]
+
+    def has_add_permission(self, request):
+        return False  # one per organization, created with the defaults by the retention job
+
+    def has_delete_permission(self, request, obj=None):
+        return False

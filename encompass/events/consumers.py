@@ -1,0 +1,334 @@
+"""The websocket at ``/ws/events/``: subscribe to scopes you may see, replay, then live.
+
+Protocol (docs/realtime.md):
+
+* client → ``{"type": "subscribe", "scope": "organization"|"site"|"device", "id": <pk>,
+  "since": <last event id seen, or null>}``; ``{"type": "unsubscribe", "scope", "id"}``;
+  ``{"type": "ping"}``.
+* server → ``{"type": "subscribed", "scope", "id", "replayed": n}`` then the replayed events, then
+  ``{"type": "replay_truncated", "scope", "id", "next": <id>}`` when more were missing than
+  ``ENCOMPASS["REPLAY_LIMIT"]`` (ask again with ``since = next``); live
+  ``{"type": "event", "event": {...}}``; ``{"type": "error", "reason": ...}``;
+  ``{"type": "unsubscribed", "scope", "id", "reason"}`` when access is withdrawn;
+  ``{"type": "resync", "since": <id>}`` when this socket fell behind and events were dropped
+  (re-subscribe with that ``since``).
+
+Every subscription is authorized with ``.restrict(user, "view")`` (missing and forbidden give the
+same error) and every delivered event is checked against the user's reach, so a site-narrowed
+member subscribed to the organization sees only their sites' events. A ``membership.changed``
+event for the socket's user re-checks everything.
+"""
+
+import asyncio
+import json
+import logging
+from collections import OrderedDict
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from encompass.tenancy.access import (
+    allowed_roles,
+    granted_organization_ids,
+    granted_site_ids,
+)
+
+from .hub import get_hub
+from .models import Event
+from .realtime import device_group, organization_group, serialize_event, site_group, user_group
+from .tailer import ensure_tailer_started
+
+logger = logging.getLogger(__name__)
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_SECOND_FACTOR = 4403
+MAX_MESSAGE_BYTES = 4096
+MAX_SUBSCRIPTIONS = 100
+_SENT_MEMORY = 5000
+
+
+def _scope_models():
+    from devices.models import Device
+    from encompass.tenancy.models import Organization, Site
+
+    return {
+        "organization": (Organization, organization_group, "organization_id"),
+        "site": (Site, site_group, "site_id"),
+        "device": (Device, device_group, "device_id"),
+    }
+
+
+class Reach:
+    """The organizations (every row) and sites (their rows) whose events a user may view."""
+
+    def __init__(self, org_ids, site_ids):
+        self.org_ids = frozenset(org_ids)
+        self.site_ids = frozenset(site_ids)
+
+    @classmethod
+    def of(cls, user):
+        roles = allowed_roles(Event, "view")
+        org_direct, org_group = granted_organization_ids(user, roles)
+        site_direct, site_group = granted_site_ids(user, roles)
+        orgs = set(org_direct) | set(org_group)
+        sites = set(site_direct) | set(site_group)
+        return cls(orgs, sites)
+
+    def sees(self, data):
+        return data["organization"] in self.org_ids or (
+            data.get("site") is not None and data["site"] in self.site_ids
+        )
+
+
+class EventConsumer(AsyncWebsocketConsumer):
+    # Sockets never join channel-layer groups themselves: the process hub does it once for all.
+    channel_layer_alias = "encompass-no-per-socket-layer"
+
+    async def connect(self):
+        user = self.scope.get("user")
+        # Accept first so the close code reaches the client (a refused handshake has none).
+        await self.accept()
+        if user is None or not user.is_authenticated or not user.is_active:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        if await database_sync_to_async(self._needs_second_factor)(user):
+            await self.close(code=CLOSE_SECOND_FACTOR)
+            return
+        self.user = user
+        self.subscriptions = {}  # (scope, id) -> group
+        self.sent = OrderedDict()
+        self.queue = asyncio.Queue(maxsize=settings.ENCOMPASS["WEBSOCKET_QUEUE_SIZE"])
+        self.overflowed_since = None
+        self.reach = await database_sync_to_async(Reach.of)(user)
+        self.hub = get_hub()
+        await self.hub.join(user_group(user.pk), self)
+        self.sender = asyncio.get_running_loop().create_task(self._send_loop())
+        ensure_tailer_started()
+
+    def _needs_second_factor(self, user):
+        from django_otp import DEVICE_ID_SESSION_KEY
+        from django_otp.models import Device as OTPDevice
+
+        from encompass.tenancy.mfa import requires_second_factor
+
+        if not requires_second_factor(user):
+            return False
+        session = self.scope.get("session")
+        persistent_id = session.get(DEVICE_ID_SESSION_KEY) if session is not None else None
+        device = OTPDevice.from_persistent_id(persistent_id) if persistent_id else None
+        return device is None or device.user_id != user.pk
+
+    async def disconnect(self, code):
+        hub = getattr(self, "hub", None)
+        if hub is not None:
+            await hub.leave_all(self)
+        sender = getattr(self, "sender", None)
+        if sender is not None:
+            sender.cancel()
+
+    # --- client messages -----------------------------------------------------------------------
+    async def receive(self, text_data=None, bytes_data=None):
+        if not hasattr(self, "user"):
+            return
+        if text_data is None or len(text_data) > MAX_MESSAGE_BYTES:
+            return await self._error("Send JSON text messages of at most 4 KB.")
+        try:
+            message = json.loads(text_data)
+        except ValueError:
+            return await self._error("Not valid JSON.")
+        if not isinstance(message, dict):
+            return await self._error("Send a JSON object.")
+        kind = message.get("type")
+        if kind == "subscribe":
+            return await self._subscribe(message)
+        if kind == "unsubscribe":
+            return await self._unsubscribe(message)
+        if kind == "ping":
+            return self._enqueue_control({"type": "pong"})
+        return await self._error(
+            f"Unknown message type {kind!r}; use subscribe, unsubscribe or ping."
+        )
+
+    def _parse_scope(self, message):
+        scope, pk = message.get("scope"), message.get("id")
+        if scope not in ("organization", "site", "device"):
+            return None, "scope must be organization, site or device."
+        if isinstance(pk, bool) or not isinstance(pk, int) or pk < 1:
+            return None, "id must be a positive integer (the primary key)."
+        return (scope, pk), None
+
+    async def _subscribe(self, message):
+        key, problem = self._parse_scope(message)
+        since = message.get("since")
+        if (
+            problem is None
+            and since is not None
+            and (isinstance(since, bool) or not isinstance(since, int) or since < 0)
+        ):
+            problem = "since must be null or the last event id you saw."
+        if problem:
+            return await self._error(problem, scope=message.get("scope"), id=message.get("id"))
+        if key not in self.subscriptions and len(self.subscriptions) >= MAX_SUBSCRIPTIONS:
+            return await self._error(f"At most {MAX_SUBSCRIPTIONS} subscriptions per socket.")
+        allowed = await database_sync_to_async(self._may_view)(key)
+        if not allowed:
+            return await self._error("No such scope, or not yours to see.", scope=key[0], id=key[1])
+        scope, pk = key
+        group = _scope_models()[scope][1](pk)
+        if key not in self.subscriptions:
+            self.subscriptions[key] = group
+            await self.hub.join(group, self)
+        replay, truncated_at = [], None
+        if since is not None:
+            replay, truncated_at = await database_sync_to_async(self._replay)(key, since)
+        self._enqueue_control(
+            {"type": "subscribed", "scope": scope, "id": pk, "replayed": len(replay)}
+        )
+        if replay:
+            self._enqueue_batch(replay)
+        if truncated_at is not None:
+            self._enqueue_control(
+                {"type": "replay_truncated", "scope": scope, "id": pk, "next": truncated_at}
+            )
+
+    async def _unsubscribe(self, message):
+        key, problem = self._parse_scope(message)
+        if problem:
+            return await self._error(problem)
+        group = self.subscriptions.pop(key, None)
+        if group is not None and group not in self.subscriptions.values():
+            await self.hub.leave(group, self)
+        self._enqueue_control({"type": "unsubscribed", "scope": key[0], "id": key[1]})
+
+    def _may_view(self, key):
+        scope, pk = key
+        model = _scope_models()[scope][0]
+        return model.objects.restrict(self.user, "view").filter(pk=pk).exists()
+
+    def _replay(self, key, since):
+        scope, pk = key
+        field = _scope_models()[scope][2]
+        limit = settings.ENCOMPASS["REPLAY_LIMIT"]
+        rows = list(
+            Event.objects.restrict(self.user, "view")
+            .filter(**{field: pk}, id__gt=since)
+            .select_related("device")
+            .order_by("id")[: limit + 1]
+        )
+        truncated_at = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            truncated_at = rows[-1].pk
+        return [serialize_event(row) for row in rows], truncated_at
+
+    async def _error(self, reason, **extra):
+        self._enqueue_control({"type": "error", "reason": reason, **extra})
+
+    # --- access changes ------------------------------------------------------------------------
+    async def _recheck(self):
+        self.reach = await database_sync_to_async(Reach.of)(self.user)
+        for key in list(self.subscriptions):
+            if not await database_sync_to_async(self._may_view)(key):
+                group = self.subscriptions.pop(key)
+                if group not in self.subscriptions.values():
+                    await self.hub.leave(group, self)
+                self._enqueue_control(
+                    {
+                        "type": "unsubscribed",
+                        "scope": key[0],
+                        "id": key[1],
+                        "reason": "Your access to this scope was withdrawn.",
+                    }
+                )
+
+    # --- delivery (called by the hub, in the event loop) ----------------------------------------
+    def offer(self, data, text):
+        if data.get("kind") == "membership.changed" and (data.get("payload") or {}).get(
+            "user"
+        ) == getattr(self.user, "pk", None):
+            asyncio.get_running_loop().create_task(self._recheck())
+        if not self._wanted(data):
+            return
+        self._put((data["id"], text))
+
+    def _wanted(self, data):
+        if not self.reach.sees(data):
+            return False
+        subs = self.subscriptions
+        return (
+            ("organization", data["organization"]) in subs
+            or (data.get("site") is not None and ("site", data["site"]) in subs)
+            or (data.get("device_pk") is not None and ("device", data["device_pk"]) in subs)
+        )
+
+    def _enqueue_control(self, message):
+        self._put((None, json.dumps(message)))
+
+    def _enqueue_batch(self, events):
+        texts = [
+            (e["id"], json.dumps({"type": "event", "event": e, "replay": True})) for e in events
+        ]
+        self._put(("batch", texts))
+
+    def _put(self, item):
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self._overflow(item)
+
+    def _overflow(self, item):
+        """Too slow a reader: drop what is queued and ask the client to replay the gap."""
+        dropped = [item]
+        while not self.queue.empty():
+            dropped.append(self.queue.get_nowait())
+        lowest = self.overflowed_since + 1 if self.overflowed_since is not None else None
+        controls = []
+        for first, rest in dropped:
+            if first == "batch":
+                ids = [event_id for event_id, _ in rest]
+            elif first is None:
+                controls.append(rest)
+                ids = []
+            elif first == "resync":
+                ids = []
+            else:
+                ids = [first]
+            for event_id in ids:
+                if event_id not in self.sent and (lowest is None or event_id < lowest):
+                    lowest = event_id
+        keep = min(5, self.queue.maxsize - 1)  # the last few control answers, and the resync
+        for text in controls[-keep:] if keep > 0 else []:
+            self.queue.put_nowait((None, text))
+        if lowest is not None:
+            self.overflowed_since = lowest - 1
+            self.queue.put_nowait(("resync", None))
+
+    async def _send_loop(self):
+        try:
+            while True:
+                first, rest = await self.queue.get()
+                if first == "resync":
+                    since, self.overflowed_since = self.overflowed_since, None
+                    await self._deliver(json.dumps({"type": "resync", "since": since}))
+                elif first == "batch":
+                    for event_id, text in rest:
+                        await self._deliver_event(event_id, text)
+                elif first is None:
+                    await self._deliver(rest)
+                else:
+                    await self._deliver_event(first, rest)
+        except asyncio.CancelledError:
+            pass
+
+    async def _deliver_event(self, event_id, text):
+        if event_id in self.sent:
+            return
+        await self._deliver(text)
+        self.sent[event_id] = None
+        if len(self.sent) > _SENT_MEMORY:
+            self.sent.popitem(last=False)
+
+    async def _deliver(self, text):
+        """The one place a frame leaves; slow networks make this slow (only for this socket)."""
+        await self.send(text_data=text)

@@ -1,0 +1,148 @@
+"""The per-process fan-out hub between the channel layer and this process's websockets.
+
+A websocket does not join channel-layer groups itself. The process's hub joins each group once
+(when the first local socket wants it) and hands every event to the local sockets that asked for
+it. So an event crosses Redis once per web process, not once per socket, and its JSON text is
+built once and shared by every socket.
+
+Events stored by this process are handed to the hub directly at commit (no round trip); the copy
+that comes back through the channel layer is recognised by id and dropped. With the in-memory
+layer (the embedded default) the hub never touches the layer: everything in one process arrives
+directly, and what other processes store arrives through the table tailer.
+"""
+
+import asyncio
+import json
+import logging
+from collections import OrderedDict, defaultdict
+
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+
+from .realtime import BATCH_MESSAGE, groups_for
+
+logger = logging.getLogger(__name__)
+
+_RECENT = 20_000
+
+
+class Hub:
+    def __init__(self, loop):
+        self.loop = loop
+        self.members = defaultdict(set)  # group -> local sockets
+        self.layer = get_channel_layer()
+        self.use_layer = self.layer is not None and not isinstance(self.layer, InMemoryChannelLayer)
+        self.channel = None
+        self.reader = None
+        self.recent = OrderedDict()
+        self._lock = asyncio.Lock()
+
+    # --- membership ----------------------------------------------------------------------------
+    async def join(self, group, socket):
+        async with self._lock:
+            first = not self.members[group]
+            self.members[group].add(socket)
+            if first and self.use_layer:
+                await self._ensure_reader()
+                try:
+                    await self.layer.group_add(group, self.channel)
+                except Exception:
+                    logger.warning("could not join channel-layer group %s", group, exc_info=True)
+
+    async def leave(self, group, socket):
+        async with self._lock:
+            sockets = self.members.get(group)
+            if not sockets:
+                return
+            sockets.discard(socket)
+            if not sockets:
+                del self.members[group]
+                if self.use_layer and self.channel:
+                    try:
+                        await self.layer.group_discard(group, self.channel)
+                    except Exception:
+                        logger.warning("could not leave group %s", group, exc_info=True)
+
+    async def leave_all(self, socket):
+        for group in [g for g, sockets in self.members.items() if socket in sockets]:
+            await self.leave(group, socket)
+
+    # --- delivery ------------------------------------------------------------------------------
+    def dispatch(self, events):
+        """Hand events to the local sockets of their groups, each event once per socket."""
+        for data in events:
+            event_id = data["id"]
+            if event_id in self.recent:
+                continue
+            self.recent[event_id] = None
+            if len(self.recent) > _RECENT:
+                self.recent.popitem(last=False)
+            targets = set()
+            for group in groups_for(data):
+                targets |= self.members.get(group, set())
+            if not targets:
+                continue
+            text = json.dumps({"type": "event", "event": data}, separators=(",", ":"))
+            for socket in targets:
+                socket.offer(data, text)
+
+    def dispatch_threadsafe(self, events):
+        if self.loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self.loop:
+            self.dispatch(events)
+        else:
+            self.loop.call_soon_threadsafe(self.dispatch, events)
+
+    async def _ensure_reader(self):
+        if self.reader is not None and not self.reader.done():
+            return
+        self.channel = await self.layer.new_channel("hub.")
+        self.reader = self.loop.create_task(self._read(), name="encompass-event-hub")
+
+    async def _read(self):
+        while True:
+            try:
+                message = await self.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("channel layer receive failed; retrying", exc_info=True)
+                await asyncio.sleep(1)
+                continue
+            if message.get("type") == BATCH_MESSAGE:
+                self.dispatch(message.get("events") or [])
+
+
+_hub = {"hub": None}
+
+
+def get_hub(create=True):
+    """This process's hub, bound to the running loop (a new loop -- e.g. a new test -- gets a new
+    one)."""
+    hub = _hub["hub"]
+    if hub is not None and not hub.loop.is_closed():
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            return hub
+        if hub.loop is running:
+            return hub
+        if not create:
+            return hub
+    if not create:
+        return None
+    hub = Hub(asyncio.get_running_loop())
+    _hub["hub"] = hub
+    return hub
+
+
+def local_hub():
+    """The hub, if this process runs websockets (None in workers, commands and plain requests)."""
+    hub = _hub["hub"]
+    if hub is None or hub.loop.is_closed():
+        return None
+    return hub
