@@ -35,10 +35,9 @@ from encompass.exceptions import ValidationError
 from encompass.tenancy.access import ensure_can_create
 
 from .models import Vulnerability
-from .services.common import snapshot
 from .services.vulnerabilities import (
-    _ranges_snapshot,
     build_vulnerability,
+    comparable,
     create_vulnerability,
     update_vulnerability,
 )
@@ -333,13 +332,16 @@ def validate_feed(organization, content, *, filename="", ignore_unknown_device_t
         if current is not None:
             instance = Vulnerability.objects.get(pk=current.pk)  # a scratch copy to validate on
         try:
-            build_vulnerability(organization, fields, affected, instance=instance)
+            built, products = build_vulnerability(organization, fields, affected, instance=instance)
         except ValidationError as exc:
             for name, messages in exc.message_dict.items():
                 for message in messages:
                     errors.append(RowError(entry.where, name, message))
             continue
-        plan.append((current, fields, affected))
+        changed = current is None or comparable(built, products) != comparable(
+            current, current.affected_products.all()
+        )
+        plan.append((current, fields, affected, changed))
     if errors:
         raise ImportRejected(errors)
     return plan, warnings
@@ -358,17 +360,18 @@ def import_vulnerabilities(
         ignore_unknown_device_types=ignore_unknown_device_types,
     )
     report = ImportReport(warnings=warnings)
-    for current, fields, affected in plan:
+    for current, fields, affected, changed in plan:
+        if not changed:
+            report.unchanged.append(current.identifier)
+            continue
         if current is None:
             vuln = create_vulnerability(
                 actor=actor, organization=organization, affected=affected, **fields
             )
             report.created.append(vuln.identifier)
             continue
-        before = (snapshot(current), _ranges_snapshot(current.affected_products.all()))
         vuln = update_vulnerability(current, actor=actor, affected=affected, **fields)
-        after = (snapshot(vuln), _ranges_snapshot(vuln.affected_products.all()))
-        (report.updated if after != before else report.unchanged).append(vuln.identifier)
+        report.updated.append(vuln.identifier)
     record_audit(
         "risk.vulnerability.import",
         actor=actor,

@@ -21,6 +21,7 @@ from devices.choices import LifecycleState
 from devices.models import Device
 
 from ..choices import VulnerabilityStatus
+from ..cvss import severity_for
 from ..models import AffectedProduct, Vulnerability
 from .common import (
     ValidationError,
@@ -169,11 +170,13 @@ def build_vulnerability(organization, fields, affected, *, instance=None):
     if unknown:
         raise ValidationError({name: "Unknown field." for name in sorted(unknown)})
     vuln = instance or Vulnerability(organization=organization)
+    if instance is not None and "cvss_vector" in fields and "cvss_score" not in fields:
+        fields = {**fields, "cvss_score": None}  # recomputed from the new vector
     for name, value in fields.items():
         setattr(vuln, name, value)
     errors = {}
     try:
-        vuln.full_clean(exclude=["organization"])
+        vuln.full_clean()
     except ValidationError as exc:
         errors.update(exc.message_dict)
     products = []
@@ -207,6 +210,14 @@ def _save(vuln, products, *, replace):
         product.save()
 
 
+def comparable(vulnerability, products):
+    """What an update would change: the fields (bar timestamps) and the ranges."""
+    data = snapshot(vulnerability)
+    data.pop("updated_at", None)
+    data["severity"] = str(severity_for(vulnerability.cvss_score))
+    return data, _ranges_snapshot(products)
+
+
 def _ranges_snapshot(products):
     return sorted([p.device_type_id, p.introduced_version, p.fixed_version] for p in products)
 
@@ -238,8 +249,6 @@ def update_vulnerability(vulnerability, *, actor, affected=None, **fields):
     locked = Vulnerability.objects.select_for_update().get(pk=vulnerability.pk)
     before = snapshot(locked)
     old_ranges = _ranges_snapshot(locked.affected_products.all())
-    if "cvss_vector" in fields and "cvss_score" not in fields:
-        fields["cvss_score"] = None  # recomputed from the new vector
     if affected is not None:
         check_same_org(
             locked.organization,
