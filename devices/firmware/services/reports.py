@@ -118,7 +118,9 @@ def record_reported_firmware(device, *, version, security_version=None, healthy=
     """Update the device's firmware fields, raise downgrade / unexpected-firmware signals, and
     confirm (or fail) updates waiting for the reboot-health rule."""
     locked = (
-        Device.objects.select_for_update().select_related("organization", "site").get(pk=device.pk)
+        Device.objects.select_for_update(of=("self",))
+        .select_related("organization", "site")
+        .get(pk=device.pk)
     )
     now = timezone.now()
     previous_version = locked.firmware_version
