@@ -4,23 +4,21 @@ Each function takes an ``Organization`` (and optional ``now``) and returns a lis
 ``Finding(device, detail, certificate=None, authority=None)`` -- the failing items; an empty list
 means the check passes. They only read.
 
-=============================================  ==========================================================
-``shared_certificates(org)``                   a certificate fingerprint on more than one device
-``shared_public_keys(org)``                    one public key (SPKI SHA-256) in valid certificates of
-                                               more than one device
-``weak_keys(org)``                             valid certificates whose key is below the policy
-                                               (type not allowed, RSA / EC size under the minimum)
-``certificates_older_than_policy(org)``        valid certificates issued more than
-                                               ``max_certificate_age_days`` ago
-``retired_devices_with_valid_certificates``    decommissioning / decommissioned / disposed devices that
-                                               still hold a valid certificate
-``authorities_expiring(org, within_days)``     issuing CAs expiring within N days (default: policy's
-                                               ``ca_expiry_warning_days``); device is ``None``
-``deployed_without_certificate(org)``          deployed devices (type supports certificates) with no
-                                               valid certificate
-``certificates_needing_renewal(org)``          in-service devices whose current certificate is inside
-                                               the renewal window or expired
-=============================================  ==========================================================
+* ``shared_certificates(org)``: a certificate fingerprint on more than one device;
+* ``shared_public_keys(org)``: one public key (SPKI SHA-256) in valid certificates of more than
+  one device;
+* ``weak_keys(org)``: valid certificates whose key is below the policy (type not allowed, RSA or
+  EC size under the minimum);
+* ``certificates_older_than_policy(org)``: valid certificates issued more than
+  ``max_certificate_age_days`` ago;
+* ``retired_devices_with_valid_certificates(org)``: decommissioning, decommissioned or disposed
+  devices that still hold a valid certificate;
+* ``authorities_expiring(org, within_days=None)``: issuing CAs expiring within N days (default:
+  the policy's ``ca_expiry_warning_days``); ``device`` is ``None``, ``authority`` is set;
+* ``deployed_without_certificate(org)``: deployed devices (type supports certificates) with no
+  valid certificate;
+* ``certificates_needing_renewal(org)``: in-service devices whose current certificate is inside
+  the renewal window or expired.
 
 ``CHECKS`` maps a stable name to ``(function, title)`` for registries.
 """

@@ -81,7 +81,7 @@ def device_b(world):
 
 def enroll_device(world_tenant, device, *, kind="ec-p256", cn=True):
     """Token + CSR + enroll through the service; returns ``(certificate, key)``."""
-    token, plaintext = services.create_enrollment_token(
+    _token, plaintext = services.create_enrollment_token(
         device, actor=world_tenant.user(Role.OPERATOR)
     )
     key = device_key(kind)

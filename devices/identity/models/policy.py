@@ -97,16 +97,14 @@ class IdentityPolicy(TenantModel):
             errors["allowed_key_types"] = "Allow at least one key type."
         elif unknown := set(types) - set(KeyType.values):
             errors["allowed_key_types"] = f"Unknown key types: {', '.join(sorted(unknown))}."
-        if self.renewal_window_days and self.certificate_validity_days:
-            if self.renewal_window_days >= self.certificate_validity_days:
-                errors["renewal_window_days"] = (
-                    "The renewal window must be shorter than the certificate validity."
-                )
-        if self.renewal_overlap_days is not None and self.renewal_window_days:
-            if self.renewal_overlap_days > self.renewal_window_days:
-                errors["renewal_overlap_days"] = (
-                    "The overlap cannot be longer than the renewal window."
-                )
+        window, validity = self.renewal_window_days, self.certificate_validity_days
+        if window and validity and window >= validity:
+            errors["renewal_window_days"] = (
+                "The renewal window must be shorter than the certificate validity."
+            )
+        overlap = self.renewal_overlap_days
+        if overlap is not None and window and overlap > window:
+            errors["renewal_overlap_days"] = "The overlap cannot be longer than the renewal window."
         if self.min_ec_bits not in (256, 384):
             errors["min_ec_bits"] = "Use 256 (P-256 and P-384) or 384 (P-384 only)."
         if errors:

@@ -52,9 +52,7 @@ def check_csr(csr, device):
     cn = pki.common_name(csr.subject)
     if cn and cn != device.uid:
         raise ValidationError(
-            {
-                "csr": f"The CSR subject CN must be the device id {device.uid} (or empty), not {cn!r}."
-            }
+            {"csr": f"The CSR subject CN must be the device id {device.uid} or empty, not {cn!r}."}
         )
     if pki.requests_ca(csr):
         raise ValidationError({"csr": "A device certificate cannot be a CA: remove CA extensions."})
