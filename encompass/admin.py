@@ -9,13 +9,43 @@
 * Staff see the admin only for what their memberships reach; being ``is_staff`` gives no rows.
 """
 
+from urllib.parse import urlencode
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
+from django.shortcuts import redirect
 
 from encompass.tenancy import crud
 from encompass.tenancy.access import all_roles_of, allowed_roles, has_access
 from encompass.tenancy.models import Organization, RestrictedQuerySet
+
+
+class EncompassAdminSite(admin.AdminSite):
+    """The staff back office: only active members of an organization get in.
+
+    ``is_staff`` alone (or ``is_superuser``) opens nothing: what a member sees is what their
+    memberships reach through ``restrict()``. Sign-in goes through the web UI's form, so the
+    second factor and the audit of (failed) sign-ins apply here too.
+    """
+
+    site_header = "Encompass administration"
+    site_title = "Encompass"
+    index_title = "Fleet, identity, incidents, risk and compliance"
+
+    def has_permission(self, request):
+        user = request.user
+        if not (user.is_active and user.is_staff) or hasattr(user, "api_key"):
+            return False
+        from encompass.tenancy.models import Membership
+
+        return Membership.objects.filter(user=user).exists()
+
+    def login(self, request, extra_context=None):
+        target = request.GET.get("next") or request.get_full_path()
+        if request.user.is_authenticated and not self.has_permission(request):
+            raise PermissionDenied("You are not a member of any organization.")
+        return redirect(f"/account/sign-in/?{urlencode({'next': target})}")
 
 
 def _restricted(qs, user, action="view"):
@@ -143,4 +173,4 @@ class ReadOnlyTenantAdmin(TenantAdmin):
         return False
 
 
-__all__ = ["ReadOnlyTenantAdmin", "TenantAdmin", "models"]
+__all__ = ["EncompassAdminSite", "ReadOnlyTenantAdmin", "TenantAdmin", "models"]

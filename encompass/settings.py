@@ -93,7 +93,7 @@ except ValueError as exc:
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "encompass.web.admin_site.EncompassAdminConfig",  # django.contrib.admin, tenant-aware site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -9,10 +9,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import views
 
-admin.site.site_header = "Encompass administration"
-admin.site.site_title = "Encompass"
-admin.site.index_title = "Fleet, identity, incidents, risk and compliance"
-
 
 def _optional(module):
     """Include an app's URL module when it exists (apps add theirs as they grow)."""

@@ -323,4 +323,64 @@ __all__ = [
     "remove_membership",
     "revoke_api_key",
     "set_api_key_suspended",
+    "set_object_roles",
 ]
+
+
+# --- object-permission grants (guardian's admin screens) ------------------------------------------
+
+
+def _grant_target(obj):
+    """The organization whose Admins may change grants on ``obj`` (an Organization or a Site)."""
+    if isinstance(obj, Organization):
+        return obj
+    if isinstance(obj, Site):
+        return obj.organization
+    raise ValidationError({"object": "Roles are granted on organizations and sites only."})
+
+
+@transaction.atomic
+def set_object_roles(obj, principal, codenames, *, actor):
+    """Make ``principal`` (a user or a group) hold exactly the ``role_*`` ``codenames`` on ``obj``.
+
+    What guardian's object-permission screens call: only the organization's Admins may, only role
+    permissions are handled, and every grant and revoke is audited.
+    """
+    from django.contrib.auth.models import Group
+    from guardian.shortcuts import get_group_perms, get_user_perms
+
+    organization = _grant_target(obj)
+    ensure_permitted(actor, "manage_members", organization)
+    valid = {permission_codename(role) for role in Role.values}
+    wanted = set(codenames)
+    unknown = wanted - valid
+    if unknown:
+        names = ", ".join(sorted(unknown))
+        raise ValidationError({"permissions": f"Not a role permission: {names}"})
+    is_group = isinstance(principal, Group)
+    held = set(get_group_perms(principal, obj) if is_group else get_user_perms(principal, obj))
+    held &= valid
+    added, removed = sorted(wanted - held), sorted(held - wanted)
+    for codename in removed:
+        remove_perm(f"tenancy.{codename}", principal, obj)
+    for codename in added:
+        assign_perm(f"tenancy.{codename}", principal, obj)
+    if added or removed:
+        name = principal.name if is_group else principal.get_username()
+        record_audit(
+            "tenancy.permission.change",
+            actor=actor,
+            obj=obj,
+            organization=organization,
+            changes={
+                "group" if is_group else "user": name,
+                "granted": added,
+                "revoked": removed,
+            },
+        )
+        record_event(
+            "membership.changed",
+            organization=organization,
+            payload={"object": str(obj), "granted": added, "revoked": removed},
+        )
+    return added, removed
