@@ -37,6 +37,7 @@ class DeviceTypeSerializer(TenantSerializer):
             "updated_at",
         ]
         read_only_fields = ["created_at", "updated_at"]
+        extra_kwargs = {"hardware_revision": {"required": False, "default": ""}}
 
 
 class TagSerializer(TenantSerializer):

@@ -195,7 +195,7 @@ class DeviceViewSet(TenantViewSet):
         found = {d.pk: d for d in self.get_queryset().filter(pk__in=ids)}
         missing = [pk for pk in ids if pk not in found]
         if missing:
-            raise ValidationError({"devices": f"Not found: {', '.join(map(str, missing))}."})
+            raise ValidationError({"devices": [f"Not found: {', '.join(map(str, missing))}."]})
         return [found[pk] for pk in dict.fromkeys(ids)]
 
     @staticmethod

@@ -31,3 +31,20 @@ def device(world, plain_type):
 @pytest.fixture
 def admin(world):
     return world.a.user(Role.ADMIN)
+
+
+@pytest.fixture
+def web(client):
+    """``web(user)`` -> a Django test client signed in as ``user`` (second factor given)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    def sign_in(user):
+        client.force_login(user)
+        device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+        return client
+
+    return sign_in
