@@ -66,12 +66,12 @@ def incident_payload(incident, **extra):
     }
 
 
-def publish(kind, incident, *, severity=None, **extra):
+def publish(event_kind, incident, *, severity=None, **extra):
     """Record an ``incident.*`` event (pushed to websockets on commit) and queue its webhooks."""
     from .webhooks import queue_deliveries_for_event
 
     event = record_event(
-        kind,
+        event_kind,
         organization=incident.organization,
         severity=severity or EVENT_SEVERITY[incident.severity],
         payload=incident_payload(incident, **extra),

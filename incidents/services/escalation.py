@@ -53,7 +53,7 @@ def escalate_alerts(
             if not has_access(actor, alert, "escalate"):
                 raise NotPermitted(f"You may not escalate alert {alert.pk}.")
     alerts = list(
-        Alert.objects.select_for_update()
+        Alert.objects.select_for_update(of=("self",))
         .select_related("device", "site", "organization")
         .filter(pk__in=[a.pk for a in alerts])
         .order_by("pk")
@@ -157,10 +157,12 @@ def _apply_rule(rule, alert_pk):
 
     with transaction.atomic():
         alert = (
-            Alert.objects.select_for_update(skip_locked=True)
-            .filter(pk=alert_pk, incidents__isnull=True)
+            Alert.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk=alert_pk)
             .first()
         )
+        if alert is not None and alert.incidents.exists():
+            alert = None  # escalated by a run that committed first
         if alert is None:
             return None
         # One incident per rule and device while it is open: repeats extend it.

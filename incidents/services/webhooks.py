@@ -149,8 +149,8 @@ def create_webhook_endpoint(*, organization, name, url, event_prefixes, actor, a
     ensure_can_create(actor, WebhookEndpoint, organization)
     if not (name or "").strip():
         raise ValidationError({"name": "Name the integration."})
-    check_url(url)
     prefixes = _check_prefixes(event_prefixes)
+    check_url(url)
     endpoint = WebhookEndpoint(
         organization=organization,
         name=name.strip(),

@@ -2,7 +2,7 @@ import pytest
 
 from devices.choices import LifecycleState
 from encompass.tenancy.roles import Role
-from encompass.testing.factories import make_device
+from encompass.testing.factories import make_device, make_device_type
 from incidents.services import declare_incident
 
 
@@ -24,7 +24,11 @@ def incident(world, officer):
 
 @pytest.fixture
 def deployed(world):
-    return make_device(world.a.org, site=world.a.sites[0], state=LifecycleState.DEPLOYED)
+    # A type without certificates: release from quarantine needs no enrolment here.
+    kind = make_device_type(world.a.org, supports_certificates=False)
+    return make_device(
+        world.a.org, site=world.a.sites[0], device_type=kind, state=LifecycleState.DEPLOYED
+    )
 
 
 def raise_test_alert(org, device=None, severity="high", key="test", kind="security.auth_failures"):
