@@ -154,6 +154,7 @@ class VulnerabilityViewSet(TenantViewSet):
         detail=False,
         methods=["post"],
         url_path="import",
+        url_name="import",
         parser_classes=[MultiPartParser, FormParser, JSONParser],
     )
     def import_feed(self, request):

@@ -3,7 +3,7 @@
 from django.db import models
 from django.db.models import Q
 
-from encompass.tenancy.access import access_q
+from encompass.tenancy.access import access_q, all_roles_of
 from encompass.tenancy.models import RestrictedQuerySet
 
 from ..choices import Stride
@@ -15,8 +15,8 @@ class ThreatQuerySet(RestrictedQuerySet):
 
     def restrict(self, user, action="view"):
         q = access_q(user, self.model, action)
-        if action == "view" and q is not None:
-            q |= Q(organization__isnull=True)
+        if action == "view" and q is not None and all_roles_of(user):
+            q |= Q(organization__isnull=True)  # members of any organization read the catalogue
         if q is None:
             return self.none()
         return self.filter(q)
