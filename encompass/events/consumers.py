@@ -20,6 +20,7 @@ event for the socket's user re-checks everything.
 """
 
 import asyncio
+import contextvars
 import json
 import logging
 from collections import OrderedDict
@@ -71,8 +72,8 @@ class Reach:
         roles = allowed_roles(Event, "view")
         org_direct, org_group = granted_organization_ids(user, roles)
         site_direct, site_group = granted_site_ids(user, roles)
-        orgs = set(org_direct) | set(org_group)
-        sites = set(site_direct) | set(site_group)
+        orgs = {r["content_object_id"] for qs in (org_direct, org_group) for r in qs}
+        sites = {r["content_object_id"] for qs in (site_direct, site_group) for r in qs}
         return cls(orgs, sites)
 
     def sees(self, data):
@@ -247,7 +248,9 @@ class EventConsumer(AsyncWebsocketConsumer):
         if data.get("kind") == "membership.changed" and (data.get("payload") or {}).get(
             "user"
         ) == getattr(self.user, "pk", None):
-            asyncio.get_running_loop().create_task(self._recheck())
+            # A fresh context: the push may come from inside an async_to_sync call whose
+            # thread executor ends before the re-check runs.
+            asyncio.get_running_loop().create_task(self._recheck(), context=contextvars.Context())
         if not self._wanted(data):
             return
         self._put((data["id"], text))
