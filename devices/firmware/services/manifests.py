@@ -30,6 +30,7 @@ OFFER_STATES = (
 MAX_NONCE = 64
 
 
+@transaction.atomic
 def current_offer(device, *, now=None):
     """The DeviceUpdate to offer ``device`` now (locked and marked offered), or ``None``."""
     now = now or timezone.now()
