@@ -208,7 +208,8 @@ def ca_name(common, organization_name):
     )
 
 
-def build_root_certificate(key, subject, *, now, validity_days):
+def build_root_certificate(key, subject, *, now, validity_days, path_length=0):
+    """A self-signed CA; ``path_length=0``: it issues device certificates only."""
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
     return (
         x509.CertificateBuilder()
@@ -218,7 +219,7 @@ def build_root_certificate(key, subject, *, now, validity_days):
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - CLOCK_SKEW)
         .not_valid_after(now + datetime.timedelta(days=validity_days))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
         .add_extension(_key_usage(key_cert_sign=True, crl_sign=True), critical=True)
         .add_extension(ski, critical=False)
         .add_extension(
