@@ -224,7 +224,7 @@ def set_result(result, *, actor, result_value, notes=None, justification=None, o
     locked.updated_by = user_or_none(actor)
     locked.save()
     changes = diff(before, snapshot(locked))
-    record_audit("compliance.result.set", actor=actor, obj=locked, changes=changes)
+    record_audit("compliance.result.update", actor=actor, obj=locked, changes=changes)
     _publish(
         "compliance.result_changed",
         locked.assessment,
