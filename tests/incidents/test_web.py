@@ -1,0 +1,79 @@
+"""Web UI pages: board, incident page, forms calling the services, report; tenant isolation."""
+
+import pytest
+from django.test import Client
+
+from encompass.tenancy.roles import Role
+from incidents.services import declare_incident
+
+pytestmark = pytest.mark.django_db
+
+
+def web(user):
+    """A signed-in client; privileged roles also pass the second factor (a verified TOTP device)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from encompass.tenancy.mfa import requires_second_factor
+
+    client = Client()
+    client.force_login(user)
+    if requires_second_factor(user):
+        device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+    return client
+
+
+@pytest.fixture
+def as_auditor(world):
+    return web(world.a.user(Role.AUDITOR))
+
+
+def test_board_and_detail_render_and_isolate(world, incident):
+    theirs = declare_incident(
+        organization=world.b.org, title="B secret", severity="low", actor=world.b.user(Role.ADMIN)
+    )
+    client = web(world.a.user(Role.OPERATOR))
+    board = client.get("/incidents/")
+    assert board.status_code == 200
+    assert incident.title.encode() in board.content and b"B secret" not in board.content
+    assert b"DE.CM" in board.content
+    assert client.get(f"/incidents/{incident.pk}/").status_code == 200
+    assert client.get(f"/incidents/{theirs.pk}/").status_code == 404
+    assert client.get(f"/incidents/{incident.pk}/report/").status_code == 200
+
+
+def test_forms_call_services_and_report_refusals(world, incident):
+    officer = web(world.a.user(Role.SECURITY_OFFICER))
+    response = officer.post(f"/incidents/{incident.pk}/phase/", {"to": "analysis"}, follow=True)
+    assert b"is now in analysis" in response.content
+    response = officer.post(f"/incidents/{incident.pk}/phase/", {"to": "closed"}, follow=True)
+    assert b"Allowed next phases" in response.content
+    incident.refresh_from_db()
+    assert incident.phase == "analysis"
+    operator = web(world.a.user(Role.OPERATOR))
+    response = operator.post(f"/incidents/{incident.pk}/phase/", {"to": "containment"}, follow=True)
+    assert b"may not" in response.content
+    operator.post(f"/incidents/{incident.pk}/note/", {"text": "Gateway logs pulled"})
+    assert incident.timeline.filter(kind="note", text="Gateway logs pulled").exists()
+
+
+def test_declare_from_the_board(world):
+    officer = web(world.a.user(Role.SECURITY_OFFICER))
+    response = officer.post("/incidents/declare/", {"title": "", "severity": "high"}, follow=True)
+    assert b"title" in response.content
+    response = officer.post(
+        "/incidents/declare/",
+        {"title": "Door forced", "severity": "high", "category": "physical_tampering"},
+    )
+    assert response.status_code == 302
+
+
+def test_board_query_count_does_not_grow(world, officer, django_assert_max_num_queries):
+    for i in range(10):
+        declare_incident(organization=world.a.org, title=f"i{i}", severity="low", actor=officer)
+    client = web(officer)
+    with django_assert_max_num_queries(30):
+        assert client.get("/incidents/").status_code == 200
