@@ -1,0 +1,75 @@
+"""Web UI pages: render for members, 404 across tenants, actions through the services, and the
+JSON the live page refetches."""
+
+import pytest
+from django.test import Client
+
+from devices.firmware import services
+from devices.firmware.choices import RolloutStatus
+from encompass.tenancy.roles import Role
+
+from .conftest import deployed_devices
+
+pytestmark = pytest.mark.django_db
+
+
+def login(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def rollout(world, releases, sensor):
+    _old, new = releases
+    deployed_devices(world.a, sensor, 3)
+    rollout = services.create_rollout(
+        organization=world.a.org,
+        release=new,
+        device_type=sensor,
+        name="Spring",
+        actor=world.a.user(Role.OPERATOR),
+        waves=[{"count": 1}, {"percent": 100}],
+    )
+    return services.start_rollout(rollout, actor=world.a.user(Role.OPERATOR))
+
+
+def test_pages_render_for_an_auditor(world, rollout, releases):
+    client = login(world.a.user(Role.AUDITOR))
+    device = rollout.updates.first().device
+    for url in (
+        "/firmware/",
+        "/firmware/releases/",
+        f"/firmware/releases/{releases[1].pk}/",
+        f"/firmware/rollouts/{rollout.pk}/",
+        f"/firmware/devices/{device.pk}/",
+    ):
+        response = client.get(url)
+        assert response.status_code == 200, url
+    page = client.get(f"/firmware/rollouts/{rollout.pk}/").content.decode()
+    assert "rollout.js" in page and 'data-wave="1"' in page
+    data = client.get(f"/firmware/rollouts/{rollout.pk}/progress.json").json()
+    assert [w["planned"] for w in data["waves"]] == [1, 2]
+
+
+def test_other_tenant_sees_nothing(world, rollout):
+    client = login(world.b.user(Role.OPERATOR))
+    assert client.get(f"/firmware/rollouts/{rollout.pk}/").status_code == 404
+    assert client.get(f"/firmware/rollouts/{rollout.pk}/progress.json").status_code == 404
+    assert (
+        client.post(f"/firmware/rollouts/{rollout.pk}/pause/", {"reason": "x"}).status_code == 404
+    )
+    rollout.refresh_from_db()
+    assert rollout.status == RolloutStatus.RUNNING
+
+
+def test_actions_go_through_the_services(world, rollout):
+    auditor = login(world.a.user(Role.AUDITOR))
+    auditor.post(f"/firmware/rollouts/{rollout.pk}/pause/", {"reason": "x"})
+    rollout.refresh_from_db()
+    assert rollout.status == RolloutStatus.RUNNING
+    operator = login(world.a.user(Role.OPERATOR))
+    response = operator.post(f"/firmware/rollouts/{rollout.pk}/pause/", {"reason": "checking"})
+    assert response.status_code == 302
+    rollout.refresh_from_db()
+    assert rollout.status == RolloutStatus.PAUSED
