@@ -153,3 +153,17 @@ def test_api_import_multipart_and_csv_body(world, meter, api):
         }
     ]
     assert client.post(url, b"", content_type="text/csv").status_code == 400
+
+
+def test_import_command(world, meter, tmp_path):
+    from django.core.management import CommandError, call_command
+
+    path = tmp_path / "fleet.csv"
+    path.write_text(HEADER + "KM-9,Cmd,Kamstrup/flowIQ,a-site-1,,,,,,,\n")
+    args = [str(path), "--organization", world.a.org.slug, "--as", "a-operator"]
+    call_command("import_devices", *args, "--dry-run")
+    assert not Device.objects.exists()
+    call_command("import_devices", *args)
+    assert Device.objects.get().serial_number == "KM-9"
+    with pytest.raises(CommandError, match="Nothing imported: 1 problem"):
+        call_command("import_devices", *args)
