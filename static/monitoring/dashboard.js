@@ -1,0 +1,130 @@
+/* The fleet dashboard: counts by state and health, the event feed and open alerts, all live. */
+(function () {
+  "use strict";
+  var config = JSON.parse(document.getElementById("live-config").textContent);
+  var feed = document.getElementById("event-feed");
+  var alertsBody = document.getElementById("open-alerts");
+  var statusBadge = document.getElementById("live-status");
+  var FEED_MAX = 60;
+
+  function text(tag, value, className) {
+    var node = document.createElement(tag);
+    node.textContent = value;
+    if (className) node.className = className;
+    return node;
+  }
+
+  function summary(event) {
+    var p = event.payload || {};
+    if (event.kind === "device.telemetry" && p.metrics) {
+      return Object.keys(p.metrics).map(function (k) { return k + "=" + p.metrics[k]; }).join(" ");
+    }
+    if (event.kind === "device.security") return p.signal + (p.detail ? ": " + (typeof p.detail === "string" ? p.detail : JSON.stringify(p.detail)) : "");
+    if (event.kind === "device.health_changed" || event.kind === "device.lifecycle") return p.from + " → " + p.to;
+    if (event.kind.indexOf("alert.") === 0) return p.title || "";
+    if (event.kind === "device.log") return p.message || "";
+    if (event.kind === "device.heartbeat") return p.firmware_version ? "firmware " + p.firmware_version : "";
+    return "";
+  }
+
+  function addToFeed(event) {
+    var row = document.createElement("tr");
+    row.dataset.id = event.id;
+    row.className = "sev-" + event.severity;
+    row.appendChild(text("td", new Date(event.received_at).toLocaleTimeString(), "mono"));
+    var kind = text("td", "");
+    kind.appendChild(text("span", event.kind, "badge kind"));
+    row.appendChild(kind);
+    var device = text("td", "");
+    if (event.device_pk) {
+      var link = text("a", event.device || ("#" + event.device_pk));
+      link.href = config.deviceUrl.replace("/0/", "/" + event.device_pk + "/");
+      device.appendChild(link);
+    }
+    row.appendChild(device);
+    row.appendChild(text("td", summary(event)));
+    // keep the feed ordered by id, newest on top
+    var before = null;
+    for (var i = 0; i < feed.children.length; i++) {
+      if (+feed.children[i].dataset.id < event.id) { before = feed.children[i]; break; }
+    }
+    feed.insertBefore(row, before);
+    while (feed.children.length > FEED_MAX) feed.removeChild(feed.lastChild);
+    var empty = document.getElementById("feed-empty");
+    if (empty) empty.remove();
+    document.getElementById("event-count").textContent = String(+document.getElementById("event-count").textContent + 1);
+  }
+
+  function bump(kind, value, delta) {
+    var cell = document.querySelector('[data-count="' + kind + ':' + value + '"]');
+    if (!cell) return;
+    cell.textContent = String(Math.max(0, +cell.textContent + delta));
+    cell.closest(".stat-box").classList.add("flash");
+    setTimeout(function () { cell.closest(".stat-box").classList.remove("flash"); }, 600);
+  }
+
+  function renderCounts(data) {
+    data.states.forEach(function (s) { var c = document.querySelector('[data-count="state:' + s.value + '"]'); if (c) c.textContent = s.count; });
+    data.health.forEach(function (s) { var c = document.querySelector('[data-count="health:' + s.value + '"]'); if (c) c.textContent = s.count; });
+    renderAlerts(data.alerts);
+  }
+
+  var openAlerts = new Map();
+  function renderAlerts(list) {
+    openAlerts = new Map(list.map(function (a) { return [a.id, a]; }));
+    drawAlerts();
+  }
+  function drawAlerts() {
+    alertsBody.textContent = "";
+    var rows = Array.from(openAlerts.values()).sort(function (a, b) { return b.last_seen_at.localeCompare(a.last_seen_at); });
+    rows.slice(0, 25).forEach(function (a) {
+      var row = document.createElement("tr");
+      var sev = text("td", ""); sev.appendChild(text("span", a.severity, "badge sev sev-" + a.severity)); row.appendChild(sev);
+      row.appendChild(text("td", a.title));
+      row.appendChild(text("td", "×" + a.count, "mono"));
+      row.appendChild(text("td", a.status));
+      alertsBody.appendChild(row);
+    });
+    document.getElementById("alert-count").textContent = String(openAlerts.size);
+    if (!rows.length) {
+      var none = document.createElement("tr");
+      none.appendChild(text("td", "No open alerts.", "empty"));
+      none.firstChild.colSpan = 4;
+      alertsBody.appendChild(none);
+    }
+  }
+
+  function onEvent(event) {
+    addToFeed(event);
+    var p = event.payload || {};
+    if (event.kind === "device.health_changed") { bump("health", p.from, -1); bump("health", p.to, +1); }
+    else if (event.kind === "device.lifecycle") { bump("state", p.from, -1); bump("state", p.to, +1); }
+    else if (event.kind === "device.registered") { bump("state", "procured", +1); bump("health", "unknown", +1); }
+    else if (event.kind.indexOf("alert.") === 0 && p.alert) {
+      if (p.status === "resolved") openAlerts.delete(p.alert);
+      else openAlerts.set(p.alert, {id: p.alert, title: p.title, severity: p.severity, status: p.status, count: p.count, last_seen_at: event.received_at});
+      drawAlerts();
+    }
+  }
+
+  function refreshCounts() {
+    fetch(config.countsUrl, {credentials: "same-origin"}).then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) { if (data) renderCounts(data); });
+  }
+
+  config.events.forEach(function (e) { addToFeed(e); });
+  document.getElementById("event-count").textContent = "0";
+  renderAlerts(config.alerts);
+
+  var live = new window.EncompassLive({
+    onEvent: onEvent,
+    onResync: refreshCounts,
+    onStatus: function (state, ok) {
+      statusBadge.textContent = state;
+      statusBadge.className = "badge " + (ok ? "live-ok" : "live-wait");
+      if (ok) refreshCounts();
+    }
+  });
+  config.events.forEach(function (e) { live.remember(e.id); });
+  live.subscribe("organization", config.organization, config.since);
+})();

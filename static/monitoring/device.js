@@ -1,0 +1,42 @@
+/* A device's page: live telemetry chart and live event list. */
+(function () {
+  "use strict";
+  var config = JSON.parse(document.getElementById("live-config").textContent);
+  var chart = new window.TimeChart(document.getElementById("telemetry-chart"), {points: config.points});
+  Object.keys(config.series).forEach(function (metric) {
+    config.series[metric].forEach(function (p) { chart.add(metric, p[0], p[1]); });
+  });
+  chart.draw();
+  var list = document.getElementById("device-events");
+  var statusBadge = document.getElementById("live-status");
+
+  function addRow(event) {
+    var row = document.createElement("tr");
+    row.dataset.id = event.id;
+    [new Date(event.received_at).toLocaleTimeString(), event.kind, event.severity,
+     JSON.stringify(event.payload).slice(0, 160)].forEach(function (value, i) {
+      var cell = document.createElement("td");
+      cell.textContent = value;
+      if (i === 0 || i === 3) cell.className = "mono";
+      row.appendChild(cell);
+    });
+    list.insertBefore(row, list.firstChild);
+    while (list.children.length > 50) list.removeChild(list.lastChild);
+  }
+
+  var live = new window.EncompassLive({
+    onEvent: function (event) {
+      addRow(event);
+      if (event.kind === "device.telemetry" && event.payload.metrics) {
+        var at = event.occurred_at || event.received_at;
+        Object.keys(event.payload.metrics).forEach(function (m) { chart.add(m, at, event.payload.metrics[m]); });
+      }
+    },
+    onStatus: function (state, ok) {
+      statusBadge.textContent = state;
+      statusBadge.className = "badge " + (ok ? "live-ok" : "live-wait");
+    }
+  });
+  config.events.forEach(function (e) { live.remember(e.id); });
+  live.subscribe("device", config.device, config.since);
+})();
