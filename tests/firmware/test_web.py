@@ -73,3 +73,21 @@ def test_actions_go_through_the_services(world, rollout):
     assert response.status_code == 302
     rollout.refresh_from_db()
     assert rollout.status == RolloutStatus.PAUSED
+
+
+def test_demo_seed(world, sensor):
+    from devices.firmware import demo
+    from devices.firmware.models import FirmwareRelease, Rollout
+    from encompass.demo import DemoContext, DemoOrg
+
+    devices = deployed_devices(world.a, sensor, 6, version="", security_version=0)
+    ctx = DemoContext(
+        orgs=[DemoOrg(org=world.a.org, sites=world.a.sites, users=world.a.users)],
+        credentials=[],
+        data={"devices": {world.a.org.slug: devices}},
+        log=lambda *a: None,
+    )
+    demo.seed(ctx)
+    assert FirmwareRelease.objects.filter(status="approved").count() == 4
+    statuses = sorted(Rollout.objects.values_list("status", flat=True))
+    assert statuses == ["completed", "draft", "running"]
