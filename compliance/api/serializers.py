@@ -119,11 +119,11 @@ class AssessmentSerializer(TenantSerializer):
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
-        if self.instance is not None and "framework" in attrs:
-            if attrs["framework"].pk != self.instance.framework_id:
-                raise serializers.ValidationError(
-                    {"framework": "An assessment keeps its framework; start a new one."}
-                )
+        changed = "framework" in attrs and self.instance is not None
+        if changed and attrs["framework"].pk != self.instance.framework_id:
+            raise serializers.ValidationError(
+                {"framework": "An assessment keeps its framework; start a new one."}
+            )
         return attrs
 
 
