@@ -4,7 +4,7 @@ import django_filters
 from django.db.models import Q
 from django.utils import timezone
 
-from ..choices import EFFECTIVE_STATUS_CHOICES, MitigationStatus, Treatment
+from ..choices import EFFECTIVE_STATUS_CHOICES, MitigationStatus, RiskStatus, Treatment
 from ..models import Mitigation, Risk, Vulnerability
 
 
@@ -22,6 +22,13 @@ class RiskFilter(django_filters.FilterSet):
     overdue = django_filters.BooleanFilter(
         method="filter_overdue", label="Review or action overdue"
     )
+    assessed = django_filters.BooleanFilter(
+        field_name="residual_likelihood",
+        lookup_expr="isnull",
+        exclude=True,
+        label="Residual assessed",
+    )
+    active = django_filters.BooleanFilter(method="filter_active", label="Not closed")
     asset = django_filters.NumberFilter(field_name="assets")
     vulnerability = django_filters.NumberFilter(field_name="vulnerabilities")
 
@@ -31,6 +38,10 @@ class RiskFilter(django_filters.FilterSet):
 
     def filter_level(self, qs, name, value):
         return qs.filter(Q(residual_level=value) | Q(residual_level="", inherent_level=value))
+
+    def filter_active(self, qs, name, value):
+        closed = Q(status=RiskStatus.CLOSED)
+        return qs.exclude(closed) if value else qs.filter(closed)
 
     def filter_status(self, qs, name, value):
         return qs.with_effective_status(value)
