@@ -417,7 +417,8 @@ def vulnerability_list(request):
     status = request.GET.get("status")
     if status:
         qs = qs.filter(status=status)
-    page = Paginator(qs.annotate(risk_count=Count("risks")), 50).get_page(request.GET.get("page"))
+    qs = qs.annotate(risk_count=Count("risks")).order_by("-cvss_score", "identifier", "pk")
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
     exposure = services.exposure_counts(page.object_list)
     for v in page.object_list:
         v.exposure = exposure[v.pk]

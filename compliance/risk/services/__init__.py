@@ -9,7 +9,7 @@ Other apps use:
 * ``level_for(matrix, likelihood, impact)`` is in ``compliance.risk.matrix``.
 """
 
-from .assets import assets_for_device, register_assets_from_inventory
+from .assets import assets_for_device, create_asset, register_assets_from_inventory
 from .matrices import (
     create_matrix,
     default_matrix,
@@ -52,6 +52,7 @@ __all__ = [
     "assets_for_device",
     "build_vulnerability",
     "close_risk",
+    "create_asset",
     "create_matrix",
     "create_mitigation",
     "create_risk",

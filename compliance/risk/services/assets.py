@@ -131,3 +131,10 @@ def assets_for_device(device):
     if device.site_id:
         q |= Q(site_id=device.site_id)
     return Asset.objects.filter(organization_id=device.organization_id).filter(q)
+
+
+def create_asset(*, actor, organization, **fields):
+    """Register one asset by hand (a service, a data store, or a linked inventory row)."""
+    from encompass.tenancy import crud
+
+    return crud.create_object(Asset, {"organization": organization, **fields}, actor=actor)
