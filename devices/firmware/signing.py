@@ -30,7 +30,7 @@ class KeyFormatError(ValueError):
 
 
 def canonical_json(data) -> bytes:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
 
 
 def device_type_label(device_type) -> str:

@@ -12,6 +12,7 @@ import json
 import os
 import random
 
+import httpx
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -84,17 +85,9 @@ def verify_artifact(payload, data: bytes):
 # --- the simulator behaviour ---------------------------------------------------------------------
 
 
-def _get(state, name, default=None):
-    if isinstance(state, dict):
-        return state.get(name, default)
-    return getattr(state, name, default)
-
-
-def _set(state, name, value):
-    if isinstance(state, dict):
-        state[name] = value
-    else:
-        setattr(state, name, value)
+def _uid(state):
+    device = getattr(state, "device", None)
+    return getattr(device, "uid", None) or getattr(state, "uid", None)
 
 
 def default_failure_rate():
@@ -107,10 +100,10 @@ def default_failure_rate():
 class FirmwareUpdateBehaviour:
     """A simulated device taking part in rollouts.
 
-    ``device_state`` carries ``uid``, ``firmware_version`` and ``security_version`` (the
-    simulator's heartbeats report these, so switching them is the "reboot into the new image");
-    ``client`` is an HTTP client authenticated as the device (``get``/``post`` with paths under
-    ``/api/device/v1/``). Each tick moves one step: poll → verify → download → install → reboot
+    ``device_state`` is the simulator's ``SimulatedDevice`` (``device``, ``headers``,
+    ``firmware_version`` -- which its heartbeats report, so switching it is the "reboot into the
+    new image" -- and ``emit``); ``client`` is the simulator's ``httpx.Client`` (set after
+    construction). Each tick moves one step: poll → verify → download → install → reboot
     → report. A release whose manifest metadata has ``{"simulation": {"failure_rate": x}}`` (the
     demo's "bad" release) fails with that probability instead of the default.
     """
@@ -129,14 +122,21 @@ class FirmwareUpdateBehaviour:
         self.ticks = self.rng.randint(0, self.poll_every)
         self.plan = None
         self.log = []
+        device = getattr(device_state, "device", None)
+        self.security_version = getattr(device, "firmware_security_version", 0) or 0
 
     def _path(self, tail):
         return self.prefix + tail
+
+    @property
+    def headers(self):
+        return getattr(self.state, "headers", {}) or {}
 
     def _status(self, status, reason=""):
         response = self.client.post(
             self._path("update/status"),
             json={"update_id": self.manifest["update_id"], "status": status, "reason": reason},
+            headers=self.headers,
         )
         self.log.append((status, response.status_code))
         return response
@@ -149,10 +149,14 @@ class FirmwareUpdateBehaviour:
             return self.failure_rate
 
     def tick(self):
+        if self.client is None:
+            return
         self.ticks += 1
         handler = getattr(self, f"_on_{self.step}")
         try:
             handler()
+        except httpx.HTTPError as exc:  # web server unreachable: try again on a later tick
+            self.log.append(("unreachable", str(exc)))
         except ManifestRejected as exc:
             self.log.append(("rejected", str(exc)))
             if self.manifest and self.manifest.get("update_id"):
@@ -163,19 +167,21 @@ class FirmwareUpdateBehaviour:
         if self.ticks % self.poll_every:
             return
         if self.public_key is None:
-            response = self.client.get(self._path("update/key"))
+            response = self.client.get(self._path("update/key"), headers=self.headers)
             if response.status_code != 200:
                 return
             self.public_key = signing.load_public_key(response.json()["public_key"])
         nonce = base64.urlsafe_b64encode(os.urandom(12)).decode()
-        response = self.client.get(self._path("update"), params={"nonce": nonce})
+        response = self.client.get(
+            self._path("update"), params={"nonce": nonce}, headers=self.headers
+        )
         if response.status_code != 200:
             return
         payload = verify_manifest(
             response.json(),
             self.public_key,
-            device_uid=_get(self.state, "uid"),
-            security_version=_get(self.state, "security_version", 0) or 0,
+            device_uid=_uid(self.state),
+            security_version=self.security_version,
             nonce=nonce,
         )
         if not payload.get("update"):
@@ -187,7 +193,7 @@ class FirmwareUpdateBehaviour:
         self._status("downloading")
         url = self.manifest["url"]
         path = url[url.index(self.prefix) :] if self.prefix in url else url
-        response = self.client.get(path)
+        response = self.client.get(path, headers=self.headers)
         if response.status_code != 200:
             self._status("failed", f"download answered {response.status_code}")
             self.step, self.manifest = "idle", None
@@ -211,12 +217,22 @@ class FirmwareUpdateBehaviour:
     def _on_reboot(self):
         self._status("rebooting")
         if self.plan == "ok":
-            _set(self.state, "firmware_version", self.manifest["version"])
-            _set(self.state, "security_version", self.manifest["security_version"])
+            self.state.firmware_version = self.manifest["version"]
+            self.security_version = int(self.manifest["security_version"])
         # "boot" failures: the bootloader falls back to the old image; heartbeats keep
         # reporting the old version and the platform fails the update.
         self.step = "report"
 
     def _on_report(self):
         self._status("succeeded")
+        # the first heartbeat after the reboot, with the security version it now runs
+        emit = getattr(self.state, "emit", None)
+        if emit is not None:
+            emit(
+                "heartbeat",
+                {
+                    "firmware_version": self.state.firmware_version,
+                    "security_version": self.security_version,
+                },
+            )
         self.step, self.manifest = "idle", None
