@@ -100,11 +100,10 @@ def board(request):
             "label": Phase(p).label,
             "colour": PHASE_COLOURS[Phase(p)],
             "csf": PHASE_CSF[Phase(p)],
-            "incidents": [i for i in open_incidents if i.phase == p]
-            if p != Phase.CLOSED
-            else closed,
+            "incidents": [i for i in open_incidents if i.phase == p],
         }
         for p in PHASE_ORDER
+        if p != Phase.CLOSED
     ]
     alerts = []
     can_escalate = False
@@ -131,6 +130,7 @@ def board(request):
         {
             "organization": org,
             "columns": columns,
+            "closed": closed,
             "alerts": alerts,
             "can_escalate": can_escalate,
             "can_declare": org is not None and has_access_role(request.user, org),
