@@ -173,6 +173,8 @@ class PlaybookRefSerializer(serializers.Serializer):
 
 class RiskSerializer(serializers.Serializer):
     title = serializers.CharField()
+    likelihood = serializers.IntegerField(min_value=1)
+    impact = serializers.IntegerField(min_value=1)
     description = serializers.CharField(required=False, allow_blank=True, default="")
 
 

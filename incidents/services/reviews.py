@@ -116,8 +116,12 @@ def add_follow_up_action(incident, *, actor, text, owner=None, due_on=None, requ
 
 
 @transaction.atomic
-def create_risk_from_review(incident, *, actor, title, description="", **risk_fields):
-    """Create a risk in the risk register (``compliance.risk.services.create_risk``) and link it."""
+def create_risk_from_review(incident, *, actor, title, likelihood, impact, description="", **risk_fields):
+    """Create a risk in the risk register (``compliance.risk.services.create_risk``) and link it.
+
+    ``likelihood`` and ``impact`` are the register's matrix values (1-5 on the default matrix);
+    other keywords pass through to ``create_risk`` (owner, treatment, review_due_on ...).
+    """
     ensure_incident_permitted(actor, "review", incident)
     if not (title or "").strip():
         raise ValidationError({"title": "Name the risk."})
@@ -134,6 +138,9 @@ def create_risk_from_review(incident, *, actor, title, description="", **risk_fi
         organization=locked.organization,
         title=title.strip(),
         description=text,
+        likelihood=likelihood,
+        impact=impact,
+        source=f"incident {locked.reference}",
         **risk_fields,
     )
     link = IncidentRisk.objects.create(
