@@ -1,0 +1,125 @@
+"""The live dashboard in a real browser: events posted through the device API while the page is
+open change the feed, the counts and the open alerts without a reload."""
+
+import time
+
+import httpx
+import pytest
+from django.utils import timezone
+
+from devices.choices import LifecycleState
+from devices.monitoring.choices import RuleKind
+from devices.monitoring.models import AlertRule
+from devices.services import rotate_device_token
+from encompass.tenancy.roles import Role
+from encompass.testing.factories import make_device
+
+from .conftest import screenshot, sign_in
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "correct-horse-battery-staple-42"
+
+
+def _post(url, token, items):
+    response = httpx.post(
+        f"{url}/api/device/v1/events",
+        json=items,
+        headers={"Authorization": f"Device {token}"},
+        timeout=20,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _telemetry(n, value):
+    return {
+        "id": f"dash-{n}",
+        "kind": "telemetry",
+        "occurred_at": timezone.now().isoformat(),
+        "payload": {"metrics": {"temp_c": value, "humidity_pct": 40 + n % 7}},
+    }
+
+
+def test_dashboard_updates_live(page, live_server_url, world):
+    operator = world.a.user(Role.OPERATOR)
+    operator.set_password(PASSWORD)
+    operator.save(update_fields=["password"])
+    AlertRule.objects.create(
+        organization=world.a.org,
+        name="Too hot",
+        kind=RuleKind.THRESHOLD,
+        metric="temp_c",
+        comparison="gt",
+        threshold=60,
+        severity="high",
+    )
+    devices = []
+    for n in range(3):
+        device = make_device(
+            world.a.org, site=world.a.sites[0], state=LifecycleState.DEPLOYED, name=f"pump-{n + 1}"
+        )
+        devices.append(rotate_device_token(device, actor=world.a.user(Role.ADMIN)))
+
+    sign_in(page, live_server_url, operator, PASSWORD)
+    page.goto(f"{live_server_url}/monitoring/")
+    page.wait_for_selector("#live-status.live-ok", timeout=15000)
+    online = page.locator('[data-count="health:online"]')
+    assert online.inner_text() == "0"
+    assert page.locator('[data-count="health:unknown"]').inner_text() == "3"
+
+    for step in range(6):
+        for i, (_device, token) in enumerate(devices):
+            _post(
+                live_server_url,
+                token,
+                [
+                    _telemetry(step * 10 + i, 21 + i + step * 0.4),
+                    {
+                        "id": f"hb-{step}-{i}",
+                        "kind": "heartbeat",
+                        "occurred_at": timezone.now().isoformat(),
+                        "payload": {"firmware_version": "1.4.2"},
+                    },
+                ],
+            )
+        time.sleep(0.2)
+    _post(
+        live_server_url,
+        devices[0][1],
+        [
+            _telemetry(99, 75.5),
+            {
+                "id": "sec-1",
+                "kind": "security",
+                "occurred_at": timezone.now().isoformat(),
+                "payload": {"signal": "port_scan", "detail": "22/tcp from 10.0.0.9"},
+            },
+        ],
+    )
+
+    page.wait_for_function(
+        "document.querySelector('[data-count=\"health:online\"]').textContent === '3'",
+        timeout=15000,
+    )
+    assert page.locator('[data-count="health:unknown"]').inner_text() == "0"
+    page.wait_for_function(
+        "document.querySelectorAll('#event-feed tr').length >= 20", timeout=15000
+    )
+    feed = page.locator("#event-feed").inner_text()
+    assert "device.telemetry" in feed and "device.security" in feed and "port_scan" in feed
+    page.wait_for_selector("#open-alerts >> text=temp_c = 75.5", timeout=15000)
+    assert page.locator("#alert-count").inner_text() == "1"
+    screenshot(page, "dashboard")
+
+    # the device page draws the telemetry as a chart and keeps it live
+    page.goto(f"{live_server_url}/monitoring/devices/{devices[1][0].pk}/")
+    page.wait_for_selector("#live-status.live-ok", timeout=15000)
+    page.wait_for_selector("svg.time-chart path.chart-line", timeout=15000)
+    before = page.locator("path.chart-line[data-metric='temp_c']").get_attribute("d").count("L")
+    _post(live_server_url, devices[1][1], [_telemetry(200, 30.5)])
+    page.wait_for_function(
+        f"document.querySelector(\"path.chart-line[data-metric='temp_c']\").getAttribute('d').split('L').length - 1 > {before}",
+        timeout=15000,
+    )
+    screenshot(page, "device-telemetry")
