@@ -8,19 +8,9 @@ from devices.models import Device
 
 from .choices import EFFECTIVE_STATUS_CHOICES, MitigationStatus, Treatment
 from .models import Asset, Threat, Vulnerability
+from .services.common import members_of
 
 User = get_user_model()
-
-
-def members_of(organization):
-    return (
-        User.objects.filter(
-            Q(organizationuserobjectpermission__content_object=organization)
-            | Q(siteuserobjectpermission__content_object__organization=organization)
-        )
-        .distinct()
-        .order_by("username")
-    )
 
 
 def apply_service_errors(form, exc):

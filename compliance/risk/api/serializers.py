@@ -1,7 +1,6 @@
 """REST serializers of the risk register. Writes go through the services (see views.py)."""
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -11,17 +10,14 @@ from encompass.tenancy.models import Organization
 
 from ..choices import EFFECTIVE_STATUS_CHOICES
 from ..models import AffectedProduct, Asset, Mitigation, Risk, RiskMatrix, Threat, Vulnerability
+from ..services.common import members_of
 
 User = get_user_model()
 
 
 def member_users(user):
     """Users who are members of an organization ``user`` can see (owners must be members)."""
-    orgs = Organization.objects.restrict(user, "view").values("pk")
-    return User.objects.filter(
-        Q(organizationuserobjectpermission__content_object__in=orgs)
-        | Q(siteuserobjectpermission__content_object__organization__in=orgs)
-    ).distinct()
+    return members_of(Organization.objects.restrict(user, "view"))
 
 
 class OwnerField(serializers.PrimaryKeyRelatedField):

@@ -43,6 +43,29 @@ def check_same_org(organization, field, objects, *, allow_shared=False):
             raise ValidationError({field: f"{obj} does not belong to {organization}."})
 
 
+def members_of(organizations):
+    """Users holding a role in any of ``organizations`` (a queryset or one organization)."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Q
+
+    lookup = "in" if hasattr(organizations, "model") else "exact"
+    return (
+        get_user_model()
+        .objects.filter(
+            Q(**{f"organizationuserobjectpermission__content_object__{lookup}": organizations})
+            | Q(
+                **{
+                    f"siteuserobjectpermission__content_object__organization__{lookup}": (
+                        organizations
+                    )
+                }
+            )
+        )
+        .distinct()
+        .order_by("username")
+    )
+
+
 def check_member(organization, field, user):
     """A user named as an owner must be a member of the organization."""
     if user is not None and not roles_in(user, organization):
