@@ -31,13 +31,15 @@
     var row = document.createElement("tr");
     row.dataset.id = event.id;
     row.className = "sev-" + event.severity;
-    row.appendChild(text("td", new Date(event.received_at).toLocaleTimeString(), "mono"));
+    row.appendChild(text("td", new Date(event.received_at).toLocaleTimeString([], {hour12: false}), "mono"));
     var kind = text("td", "");
     kind.appendChild(text("span", event.kind, "badge kind"));
     row.appendChild(kind);
     var device = text("td", "");
     if (event.device_pk) {
-      var link = text("a", event.device || ("#" + event.device_pk));
+      var uid = event.device || ("#" + event.device_pk);
+      var link = text("a", uid.length > 12 ? uid.slice(0, 12) + "…" : uid, "mono");
+      link.title = uid;
       link.href = config.deviceUrl.replace("/0/", "/" + event.device_pk + "/");
       device.appendChild(link);
     }

@@ -13,7 +13,7 @@
   function addRow(event) {
     var row = document.createElement("tr");
     row.dataset.id = event.id;
-    [new Date(event.received_at).toLocaleTimeString(), event.kind, event.severity,
+    [new Date(event.received_at).toLocaleTimeString([], {hour12: false}), event.kind, event.severity,
      JSON.stringify(event.payload).slice(0, 160)].forEach(function (value, i) {
       var cell = document.createElement("td");
       cell.textContent = value;
@@ -21,8 +21,11 @@
       row.appendChild(cell);
     });
     list.insertBefore(row, list.firstChild);
+    list.parentNode.parentNode.scrollTop = 0;
     while (list.children.length > 50) list.removeChild(list.lastChild);
   }
+
+  config.events.forEach(addRow);
 
   var live = new window.EncompassLive({
     onEvent: function (event) {
