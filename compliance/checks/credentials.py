@@ -8,9 +8,14 @@ from devices.choices import ACTIVE_STATES, LifecycleState
 from devices.models import Device
 
 from . import device_row, outcome_from_devices, register
-from .certificates import certificates_model
+from .certificates import certificates_model, finding_rows, identity_checks
 
-RETIRED = (LifecycleState.DECOMMISSIONED, LifecycleState.DISPOSED)
+# Retiring devices count too: their credentials must be gone before they leave service.
+RETIRED_STATES = (
+    LifecycleState.DECOMMISSIONING,
+    LifecycleState.DECOMMISSIONED,
+    LifecycleState.DISPOSED,
+)
 
 
 @register(
@@ -72,21 +77,18 @@ def unique_device_credentials(organization, *, now):
     remedy="Revoke the certificates and clear the tokens of the listed devices.",
 )
 def decommissioned_credentials(organization, *, now):
-    """Decommissioned and disposed devices must not be able to authenticate any more."""
-    retired = Device.objects.filter(organization=organization, state__in=RETIRED)
+    """Retiring, decommissioned and disposed devices must not be able to authenticate."""
+    retired = Device.objects.filter(organization=organization, state__in=RETIRED_STATES)
     checked = retired.count()
     reasons = defaultdict(list)
     for d in retired.exclude(token_hash=""):
         reasons[d.pk].append("device token still set")
-    Certificate = certificates_model()
-    if Certificate is not None:
-        rows = (
-            Certificate.objects.valid(now)
-            .filter(organization=organization, device__state__in=RETIRED)
-            .values_list("device_id", "serial_hex")
-        )
-        for device_id, serial in rows:
-            reasons[device_id].append(f"certificate {serial[:12]} not revoked")
+    checks = identity_checks()
+    if checks is not None:
+        for row in finding_rows(
+            checks.retired_devices_with_valid_certificates(organization, now=now)
+        ):
+            reasons[row["id"]].append(row["reason"])
     devices = Device.objects.in_bulk(list(reasons))
     failing = [device_row(devices[pk], "; ".join(text)) for pk, text in sorted(reasons.items())]
     return outcome_from_devices(

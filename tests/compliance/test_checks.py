@@ -91,7 +91,7 @@ def test_decommissioned_credentials(world, fleet, certificate_authority):
     outcome = run("decommissioned-credentials", world.a.org)
     assert outcome.passed is False
     assert failing_ids(outcome) == {retired.pk}
-    assert "not revoked" in outcome.failing[0]["reason"]
+    assert "is valid until" in outcome.failing[0]["reason"]
 
 
 # --- certificates ----------------------------------------------------------------------------
@@ -111,12 +111,14 @@ def test_no_shared_keys(world, fleet, certificate_authority):
 
 
 def test_key_strength(world, fleet, certificate_authority):
-    from devices.identity.models import DeviceCertificate
+    from devices.identity.services import policy_for
 
-    cert, _key = issue(fleet[0])
+    issue(fleet[0])
     assert run("key-strength", world.a.org).passed is True
-    # An RSA-2048 certificate (as an imported legacy device would carry).
-    DeviceCertificate.objects.filter(pk=cert.pk).update(key_algorithm="rsa-2048", key_size=2048)
+    # The policy is raised to P-384: the P-256 certificate issued before is now too weak.
+    policy = policy_for(world.a.org)
+    policy.min_ec_bits = 384
+    policy.save()
     outcome = run("key-strength", world.a.org)
     assert outcome.passed is False
     assert failing_ids(outcome) == {fleet[0].pk}
@@ -136,7 +138,7 @@ def test_certificate_expiry(world, fleet, certificate_authority):
     outcome = run("certificate-expiry", world.a.org)
     assert outcome.passed is False
     assert failing_ids(outcome) == {fleet[0].pk}
-    assert "expires in" in outcome.failing[0]["reason"]
+    assert "renew it" in outcome.failing[0]["reason"]
 
 
 # --- firmware and vulnerabilities -------------------------------------------------------------
