@@ -4,8 +4,13 @@ from django.db.models.signals import post_migrate
 
 def _load_shipped_threats(sender, using="default", **kwargs):
     """Keep the shipped threat catalogue in the database after every migrate (idempotent)."""
+    from django.db import connections
+
+    from .models import Threat
     from .services.threats import load_threat_catalogue
 
+    if Threat._meta.db_table not in connections[using].introspection.table_names():
+        return  # migrated backwards past the risk tables
     load_threat_catalogue(actor="migrate:risk")
 
 
