@@ -48,6 +48,19 @@ class EncompassAdminSite(admin.AdminSite):
         return redirect(f"/account/sign-in/?{urlencode({'next': target})}")
 
 
+def roles_of_request(request):
+    """Every role the signed-in user holds anywhere, looked up once per request.
+
+    The admin asks every registered ModelAdmin for its permissions on every page (the sidebar and
+    the index); without this the query count grows with the number of installed models.
+    """
+    cached = getattr(request, "_encompass_roles", None)
+    if cached is None or cached[0] != request.user.pk:
+        cached = (request.user.pk, frozenset(all_roles_of(request.user)))
+        request._encompass_roles = cached
+    return cached[1]
+
+
 def _restricted(qs, user, action="view"):
     if isinstance(qs, RestrictedQuerySet):
         return qs.restrict(user, action)
@@ -64,7 +77,7 @@ class TenantAdmin(admin.ModelAdmin):
         return _restricted(super().get_queryset(request), request.user, "view")
 
     def _roles_allow(self, request, action):
-        return bool(all_roles_of(request.user) & set(allowed_roles(self.model, action)))
+        return bool(roles_of_request(request) & set(allowed_roles(self.model, action)))
 
     def has_module_permission(self, request):
         return request.user.is_active and self._roles_allow(request, "view")
@@ -173,4 +186,4 @@ class ReadOnlyTenantAdmin(TenantAdmin):
         return False
 
 
-__all__ = ["EncompassAdminSite", "ReadOnlyTenantAdmin", "TenantAdmin", "models"]
+__all__ = ["EncompassAdminSite", "ReadOnlyTenantAdmin", "TenantAdmin", "models", "roles_of_request"]

@@ -9,4 +9,4 @@ class WebConfig(AppConfig):
     def ready(self):
         from .navigation import register
 
-        register("Home", "web:home", order=0)
+        register("Organization", "web:overview", order=90)

@@ -7,6 +7,7 @@ app_name = "web"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("overview/", views.overview, name="overview"),
     path(
         "account/sign-in/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),

@@ -1,5 +1,6 @@
 """The shell of the web UI: home, sign-in with a second factor, organization switcher."""
 
+import datetime
 import io
 
 import qrcode
@@ -9,16 +10,19 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 from django_otp import match_token
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from encompass.audit.models import AuditEntry
 from encompass.audit.services import record_audit
-from encompass.tenancy.access import all_roles_of
+from encompass.tenancy.access import all_roles_of, allowed_roles, roles_in
 from encompass.tenancy.mfa import has_authenticator, requires_second_factor
-from encompass.tenancy.models import Membership
+from encompass.tenancy.models import ApiKey, Membership, Site
 
 from .forms import TokenForm
 from .tenant import current_organization, organizations_of, set_current_organization
@@ -33,23 +37,64 @@ def _safe_next(request, fallback="web:home"):
     return redirect(fallback).url
 
 
+def has_role_for(user, organization, model, action):
+    """Whether ``user``'s organization-wide roles in ``organization`` allow ``action``."""
+    return bool(roles_in(user, organization) & set(allowed_roles(model, action)))
+
+
+DASHBOARD_URL_NAME = "monitoring_ui:dashboard"
+
+
+def _dashboard_url():
+    try:
+        return reverse(DASHBOARD_URL_NAME)
+    except NoReverseMatch:
+        return None
+
+
 @login_required
 def home(request):
+    """Members land on the live fleet dashboard when it is installed, else on the overview."""
+    dashboard = _dashboard_url()
+    if dashboard and current_organization(request) is not None:
+        return redirect(dashboard)
+    return overview(request)
+
+
+@login_required
+def overview(request):
+    """The current organization at a glance: sites, members, keys, recent audit entries."""
     org = current_organization(request)
+    user = request.user
     memberships = (
-        Membership.objects.filter(user=request.user)
+        Membership.objects.filter(user=user)
         .select_related("organization")
         .prefetch_related("sites")
     )
-    return render(
-        request,
-        "web/home.html",
-        {
-            "organization": org,
-            "memberships": memberships,
-            "roles": sorted(all_roles_of(request.user)),
-        },
-    )
+    context = {"organization": org, "memberships": memberships, "roles": sorted(all_roles_of(user))}
+    if org is not None:
+        sites = Site.objects.restrict(user, "view").filter(organization=org)
+        members = Membership.objects.restrict(user, "view").filter(organization=org)
+        keys = ApiKey.objects.restrict(user, "view").filter(organization=org)
+        audit = AuditEntry.objects.restrict(user, "view").filter(organization=org)
+        since = timezone.now() - datetime.timedelta(days=1)
+        context.update(
+            {
+                "sites": sites.order_by("name")[:50],
+                "site_count": sites.count(),
+                "member_count": members.count(),
+                "key_count": keys.filter(
+                    revoked_at__isnull=True, suspended=False, expires_at__gt=timezone.now()
+                ).count()
+                if has_role_for(user, org, ApiKey, "view")
+                else None,
+                "audit_recent": list(audit.select_related("organization")[:10])
+                if has_role_for(user, org, AuditEntry, "view")
+                else None,
+                "audit_day_count": audit.filter(created_at__gte=since).count(),
+            }
+        )
+    return render(request, "web/home.html", context)
 
 
 @login_required

@@ -26,7 +26,8 @@ class AuditEntryViewSet(TenantReadOnlyViewSet):
     @extend_schema(
         parameters=[
             OpenApiParameter("organization", int, required=True),
-            OpenApiParameter("format", str, enum=["csv", "json"]),
+            # Not "format": DRF reserves that query parameter for choosing a renderer.
+            OpenApiParameter("as", str, enum=["csv", "json"], description="default csv"),
         ],
         responses={(200, "text/csv"): str},
     )
@@ -43,9 +44,9 @@ class AuditEntryViewSet(TenantReadOnlyViewSet):
             raise ValidationError({"organization": "Choose an organization you may audit."})
         if not roles_in(request.user, org) & set(allowed_roles(AuditEntry, "export")):
             raise NotPermitted("Your role may not export this organization's audit trail.")
-        fmt = request.query_params.get("format", "csv")
+        fmt = request.query_params.get("as", "csv")
         if fmt not in {"csv", "json"}:
-            raise ValidationError({"format": "Use csv or json."})
+            raise ValidationError({"as": "Use csv or json."})
         qs = self.filter_queryset(self.get_queryset()).filter(organization=org)
         body = export_entries(qs, actor=request.user, organization=org, fmt=fmt)
         content_type = "text/csv" if fmt == "csv" else "application/json"

@@ -118,7 +118,7 @@ class ApiKeyViewSet(CreateListRetrieveViewSet):
         return Response(out.data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ReasonSerializer, responses=ApiKeySerializer)
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], object_action="revoke")
     def revoke(self, request, pk=None):
         reason = ReasonSerializer(data=request.data)
         reason.is_valid(raise_exception=True)
@@ -128,7 +128,7 @@ class ApiKeyViewSet(CreateListRetrieveViewSet):
         return Response(self.get_serializer(key).data)
 
     @extend_schema(request=ReasonSerializer, responses=ApiKeySerializer)
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], object_action="suspend")
     def suspend(self, request, pk=None):
         reason = ReasonSerializer(data=request.data)
         reason.is_valid(raise_exception=True)
@@ -138,7 +138,7 @@ class ApiKeyViewSet(CreateListRetrieveViewSet):
         return Response(self.get_serializer(key).data)
 
     @extend_schema(request=ReasonSerializer, responses=ApiKeySerializer)
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], object_action="suspend")
     def resume(self, request, pk=None):
         reason = ReasonSerializer(data=request.data)
         reason.is_valid(raise_exception=True)
