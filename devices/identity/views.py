@@ -4,7 +4,9 @@ Reads go through ``restrict()`` and are scoped to the organization chosen in the
 
 import datetime
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import render
@@ -13,8 +15,9 @@ from django.utils import timezone
 from devices.choices import ACTIVE_STATES
 from encompass.web.tenant import current_organization
 
+from .forms import EnrollmentTokenForm
 from .models import CertificateAuthority, DeviceCertificate
-from .services import crl_url, policy_for
+from .services import create_enrollment_token, crl_url, policy_for
 from .tasks import certificates_needing_renewal
 
 LIST_LIMIT = 50
@@ -104,3 +107,32 @@ def authority_detail(request, pk):
             "ca_url": crl_url(authority.organization).rsplit("/", 1)[0] + "/ca.pem",
         },
     )
+
+
+@login_required
+def new_enrollment_token(request):
+    """Create a one-time enrollment token; the plaintext is shown on this page only, once."""
+    organization = current_organization(request)
+    if organization is None:
+        raise Http404("No organization.")
+    form = EnrollmentTokenForm(request.POST or None, user=request.user, organization=organization)
+    issued = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            token, plaintext = create_enrollment_token(
+                data["device"], actor=request.user, ttl=data["ttl_hours"], note=data["note"]
+            )
+        except (ValidationError, PermissionDenied) as exc:
+            text = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            messages.error(request, text)
+        else:
+            issued = {"token": token, "plaintext": plaintext}
+            form = EnrollmentTokenForm(user=request.user, organization=organization)
+    response = render(
+        request,
+        "identity/token_new.html",
+        {"organization": organization, "form": form, "issued": issued},
+    )
+    response["Cache-Control"] = "no-store"
+    return response

@@ -113,3 +113,24 @@ def test_admin_changelist_hides_other_tenant_and_stays_flat(world, ca_a, ca_b):
     body = response.content.decode()
     assert ca_a.name in body and ca_b.name not in body
     assert "PRIVATE KEY" not in body and ca_a.key_reference not in body
+
+
+def test_enrollment_token_page_shows_the_token_once(world, ca_a):
+    from devices.identity.models import EnrollmentToken
+
+    device = make_device(world.a.org, site=world.a.sites[0], state=LifecycleState.PROVISIONED)
+    other = make_device(world.b.org, site=world.b.sites[0], state=LifecycleState.PROVISIONED)
+    url = reverse("identity_ui:token-new")
+    client = signed_in(world.a.user(Role.OPERATOR))
+    response = client.post(url, {"device": device.pk, "ttl_hours": 4})
+    assert response.status_code == 200
+    plaintext = response.context["issued"]["plaintext"]
+    assert plaintext.startswith("enr_") and plaintext in response.content.decode()
+    assert response["Cache-Control"] == "no-store"
+    assert EnrollmentToken.objects.filter(device=device).count() == 1
+    assert plaintext not in client.get(url).content.decode()
+    refused = client.post(url, {"device": other.pk})
+    assert "device" in refused.context["form"].errors
+    auditor = signed_in(world.a.user(Role.AUDITOR)).post(url, {"device": device.pk})
+    assert auditor.context["issued"] is None
+    assert EnrollmentToken.objects.filter(device=device).count() == 1

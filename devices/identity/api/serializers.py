@@ -48,10 +48,10 @@ class CertificateAuthoritySerializer(TenantSerializer):
         read_only_fields = [f for f in fields if f not in {"organization", "name"}]
         extra_kwargs = {"name": {"required": False}}
 
-    def get_crl_url(self, obj):
+    def get_crl_url(self, obj) -> str:
         return crl_url(obj.organization)
 
-    def get_ca_url(self, obj):
+    def get_ca_url(self, obj) -> str:
         return crl_url(obj.organization).rsplit("/", 1)[0] + "/ca.pem"
 
 
@@ -117,11 +117,11 @@ class DeviceCertificateSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def get_status(self, obj):
+    def get_status(self, obj) -> str:
         windows = self.context.get("renewal_windows", {})
         return obj.status_at(renewal_window_days=windows.get(obj.organization_id, 30))
 
-    def get_replaced_by(self, obj):
+    def get_replaced_by(self, obj) -> int | None:
         successor = getattr(obj, "replaced_by", None)
         return successor.pk if successor else None
 
@@ -192,7 +192,7 @@ class EnrollmentTokenSerializer(TenantSerializer):
             attrs["organization"] = device.organization
         return super().validate(attrs)
 
-    def get_token(self, obj):
+    def get_token(self, obj) -> str | None:
         return self.context.get("plaintext_token")
 
 
