@@ -159,3 +159,24 @@ def test_renewing_twice_from_the_old_certificate(world, ca_a, device_a):
     refused = renew_with(cert.certificate_pem, make_csr(device_key(), device_a.uid))
     assert refused.status_code == 400
     assert "already renewed" in refused.json()["certificate"][0]
+
+
+def test_a_new_issuing_ca_keeps_old_certificates_working(world, ca_a, device_a):
+    cert, _key = enroll_device(world.a, device_a)
+    officer = world.a.user(Role.SECURITY_OFFICER)
+    new_ca = services.create_certificate_authority(
+        organization=world.a.org, actor=officer, name="A devices 2", key_algorithm="ec-p384"
+    )
+    ca_a.refresh_from_db()
+    assert new_ca.is_active and not ca_a.is_active
+    response = renew_with(cert.certificate_pem, make_csr(device_key(), device_a.uid))
+    assert response.status_code == 201, response.content
+    renewed = DeviceCertificate.objects.get(serial_hex=response.json()["serial"])
+    assert renewed.authority == new_ca
+    assert response.json()["chain"] == [new_ca.certificate_pem]
+    back = APIClient()
+    back.force_authenticate(officer)
+    url = f"/api/v1/certificate-authorities/{ca_a.pk}/activate/"
+    assert back.post(url).status_code == 200
+    ca_a.refresh_from_db()
+    assert ca_a.is_active

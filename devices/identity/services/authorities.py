@@ -10,6 +10,7 @@ from encompass.audit.services import record_audit, snapshot
 from encompass.events.services import record_event
 from encompass.exceptions import ValidationError
 from encompass.tenancy.access import ensure_can_create, ensure_permitted
+from encompass.tenancy.models import Organization
 
 from .. import pki
 from ..choices import GENERATABLE, AuthorityKind, AuthoritySource, KeyType
@@ -43,6 +44,8 @@ def _save_authority(
     activate,
     audit_action,
 ):
+    # Serialize CA changes per organization (one issuing CA at a time).
+    Organization.objects.select_for_update().get(pk=organization.pk)
     if CertificateAuthority.objects.filter(
         fingerprint_sha256=pki.fingerprint_sha256(certificate)
     ).exists():
