@@ -288,7 +288,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # `check --deploy` is about the deployment's security settings; schema-generation warnings
+    # (enum naming) belong to `manage.py spectacular --validate` (docs/api.md).
+    "ENABLE_DJANGO_DEPLOY_CHECK": False,
 }
+OTP_TOTP_ISSUER = "Encompass"
 
 CACHES = {
     "default": (
