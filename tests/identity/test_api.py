@@ -283,3 +283,38 @@ def test_import_ca_by_role(world, role):
     else:
         assert response.status_code == 403
         assert not CertificateAuthority.objects.exists()
+
+
+def test_bulk_factory_command(world, tmp_path):
+    from django.core.management import CommandError, call_command
+
+    _ca(world.a)
+    devices = [_device(world.a) for _ in range(2)]
+    theirs = _device(world.b)
+    secret = tmp_path / "pw"
+    secret.write_text("a long factory password\n")
+    out = tmp_path / "bundles"
+    with pytest.raises(CommandError, match="1 device"):
+        call_command(
+            "factory_bundles",
+            *[d.uid for d in devices],
+            theirs.uid,
+            actor=world.a.user(Role.ADMIN).username,
+            out=str(out),
+            password_file=str(secret),
+        )
+    for device in devices:
+        data = (out / f"{device.uid}.p12").read_bytes()
+        key, cert, _cas = pkcs12.load_key_and_certificates(data, b"a long factory password")
+        assert f"CN={device.uid}" in cert.subject.rfc4514_string()
+        assert cert.public_key().public_numbers() == key.public_key().public_numbers()
+        assert oct((out / f"{device.uid}.p12").stat().st_mode & 0o777) == "0o600"
+    assert not (out / f"{theirs.uid}.p12").exists()
+    with pytest.raises(CommandError):
+        call_command(
+            "factory_bundles",
+            _device(world.a).uid,
+            actor=world.a.user(Role.OPERATOR).username,
+            out=str(out),
+            password_file=str(secret),
+        )
