@@ -16,13 +16,14 @@ from encompass.admin import ReadOnlyTenantAdmin, TenantAdmin
 from encompass.tenancy.access import roles_in
 
 from . import decommissioning, services
-from .choices import CHECKLIST_ROLES, HEALTH_COLOURS, STATE_COLOURS, ChecklistItem
+from .choices import HEALTH_COLOURS, STATE_COLOURS, ChecklistItem
 from .forms import (
     CHECKLIST_FORMS,
     ImportForm,
     MoveForm,
     TransitionForm,
     checklist_arguments,
+    checklist_rows,
 )
 from .imports import COLUMNS, import_devices
 from .models import DecommissioningChecklist, Device, DeviceType, LifecycleTransition, Tag
@@ -125,6 +126,13 @@ class LifecycleTransitionInline(admin.TabularInline):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        # The parent device was found through restrict(); its history goes with it.
+        return True
+
 
 @admin.register(Device)
 class DeviceAdmin(TenantAdmin):
@@ -203,6 +211,16 @@ class DeviceAdmin(TenantAdmin):
     actions = ["transition_selected", "move_selected"]
     change_form_template = "devices/admin/device_change_form.html"
     change_list_template = "devices/admin/device_change_list.html"
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "owner" and field is not None:
+            # Only members of the organizations this user sees -- never another tenant's people.
+            from encompass.tenancy.models import Organization
+
+            orgs = Organization.objects.restrict(request.user, "view")
+            field.queryset = field.queryset.filter(memberships__organization__in=orgs).distinct()
+        return field
 
     @admin.display(description="State", ordering="state")
     def state_badge(self, obj):
@@ -402,13 +420,7 @@ class DeviceAdmin(TenantAdmin):
             options = services.available_transitions(device, request.user)
             permitted = [o["to"] for o in options if o["permitted"]]
             checklist = DecommissioningChecklist.objects.filter(device=device).first()
-            rows = []
-            if checklist is not None:
-                for row in checklist.items():
-                    item = ChecklistItem(row["key"])
-                    row["form"] = CHECKLIST_FORMS[item](prefix=item.value)
-                    row["may"] = bool(roles & CHECKLIST_ROLES[item])
-                    rows.append(row)
+            rows = checklist_rows(checklist, roles)
             extra_context.update(
                 lifecycle_options=options,
                 transition_form=TransitionForm(targets=permitted) if permitted else None,

@@ -74,6 +74,21 @@ CHECKLIST_FORMS = {
 }
 
 
+def checklist_rows(checklist, roles):
+    """The checklist's items for a page: each with an empty form and whether ``roles`` may do it."""
+    from .choices import CHECKLIST_ROLES
+
+    if checklist is None:
+        return []
+    rows = []
+    for row in checklist.items():
+        item = ChecklistItem(row["key"])
+        row["form"] = CHECKLIST_FORMS[item](prefix=item.value)
+        row["may"] = bool(roles & CHECKLIST_ROLES[item])
+        rows.append(row)
+    return rows
+
+
 def checklist_arguments(form):
     """The service keyword arguments of a valid checklist form (empty optional dates dropped)."""
     return {k: v for k, v in form.cleaned_data.items() if v is not None}

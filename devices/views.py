@@ -13,8 +13,8 @@ from encompass.tenancy.access import all_roles_of, allowed_roles, roles_in
 from encompass.web.mixins import TenantDetailView, TenantListView
 from encompass.web.tenant import current_organization
 
-from . import decommissioning, services
-from .choices import CHECKLIST_ROLES, HEALTH_COLOURS, STATE_COLOURS, ChecklistItem, LifecycleState
+from . import decommissioning, forms, services
+from .choices import HEALTH_COLOURS, STATE_COLOURS, ChecklistItem, LifecycleState
 from .filters import DeviceFilter
 from .forms import CHECKLIST_FORMS, ImportForm, MoveForm, TransitionForm, checklist_arguments
 from .imports import COLUMNS, REQUIRED_COLUMNS, import_devices
@@ -93,13 +93,7 @@ def device_page_context(request, device, **extra):
     options = services.available_transitions(device, user)
     permitted = [o for o in options if o["permitted"]]
     checklist = DecommissioningChecklist.objects.filter(device=device).first()
-    checklist_rows = []
-    if checklist is not None:
-        for row in checklist.items():
-            item = ChecklistItem(row["key"])
-            row["form"] = CHECKLIST_FORMS[item](prefix=item.value)
-            row["may"] = bool(roles & CHECKLIST_ROLES[item])
-            checklist_rows.append(row)
+    checklist_rows = forms.checklist_rows(checklist, roles)
     return {
         "device": device,
         "transitions": device.transitions.select_related("actor").order_by("created_at", "pk"),

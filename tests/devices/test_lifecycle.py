@@ -72,24 +72,22 @@ def test_every_allowed_transition_works_and_is_recorded(world, plain_type, rule)
     assert event.payload["from"] == rule.source and event.payload["to"] == rule.target
 
 
-@pytest.mark.parametrize(
-    "source,target",
-    [(s, t) for s in S for t in S if (s, t) not in TRANSITION_TABLE],
-)
-def test_every_illegal_transition_is_refused_naming_the_allowed_ones(
-    world, plain_type, source, target
-):
+@pytest.mark.parametrize("source", list(S))
+def test_every_illegal_transition_is_refused_naming_the_allowed_ones(world, plain_type, source):
     device = make_device(world.a.org, site=world.a.sites[0], device_type=plain_type, state=source)
-    with pytest.raises(ValidationError) as err:
-        transition_device(device, target, actor=world.a.user(Role.ADMIN), reason="try")
-    message = " ".join(err.value.messages)
-    assert "Allowed next states:" in message
-    for allowed in allowed_targets(source):
-        assert S(allowed).label in message
-    if not allowed_targets(source):
-        assert "none" in message
-    device.refresh_from_db()
-    assert device.state == source
+    illegal = [t for t in S if (source, t) not in TRANSITION_TABLE]
+    assert illegal
+    for target in illegal:
+        with pytest.raises(ValidationError) as err:
+            transition_device(device, target, actor=world.a.user(Role.ADMIN), reason="try")
+        message = " ".join(err.value.messages)
+        assert message.startswith(
+            f"A {S(source).label.lower()} device cannot become {S(target).label.lower()}."
+        )
+        names = ", ".join(S(t).label for t in allowed_targets(source)) or "none"
+        assert message.endswith(f"Allowed next states: {names}.")
+        device.refresh_from_db()
+        assert device.state == source
     assert not LifecycleTransition.objects.filter(device=device).exists()
 
 
