@@ -109,41 +109,30 @@ class IncidentViewSet(
             services.record_containment(self.get_object(), actor=request.user, note=note)
         )
 
+    def _with_user(self, request, func, *, required=True):
+        body = s.UserRefSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        user = body.validated_data["user"]
+        if user is None and required:
+            return Response({"user": ["Choose a user."]}, status=400)
+        return self._answer(func(self.get_object(), user, actor=request.user))
+
     @extend_schema(request=s.UserRefSerializer, responses=s.IncidentSerializer)
     @action(detail=True, methods=["post"], object_action="view")
     def assign(self, request, pk=None):
-        body = s.UserRefSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        return self._answer(
-            services.assign_incident(
-                self.get_object(), body.validated_data["user"], actor=request.user
-            )
-        )
+        """Make a user the assignee (``null`` unassigns)."""
+        return self._with_user(request, services.assign_incident, required=False)
 
     @extend_schema(request=s.UserRefSerializer, responses=s.IncidentSerializer)
     @action(detail=True, methods=["post"], object_action="view")
     def responders(self, request, pk=None):
         """Add a responder; someone outside the organization gets access to this incident only."""
-        body = s.UserRefSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        if body.validated_data["user"] is None:
-            return Response({"user": ["Choose a user."]}, status=400)
-        return self._answer(
-            services.add_responder(
-                self.get_object(), body.validated_data["user"], actor=request.user
-            )
-        )
+        return self._with_user(request, services.add_responder)
 
     @extend_schema(request=s.UserRefSerializer, responses=s.IncidentSerializer)
     @action(detail=True, methods=["post"], url_path="remove-responder", object_action="view")
     def remove_responder(self, request, pk=None):
-        body = s.UserRefSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        return self._answer(
-            services.remove_responder(
-                self.get_object(), body.validated_data["user"], actor=request.user
-            )
-        )
+        return self._with_user(request, services.remove_responder)
 
     @extend_schema(request=s.NoteSerializer, responses=s.TimelineEntrySerializer)
     @action(detail=True, methods=["post"], object_action="view")

