@@ -79,9 +79,13 @@ def _membership_state(m):
 
 
 @transaction.atomic
-def add_membership(*, organization, user, role, sites=(), actor):
-    """Give ``user`` ``role`` in ``organization`` (on ``sites`` only, when given)."""
-    if actor is not None:
+def add_membership(*, organization, user, role, sites=(), actor, system=False):
+    """Give ``user`` ``role`` in ``organization`` (on ``sites`` only, when given).
+
+    ``system=True`` (or ``actor=None``) is platform work -- seed, ``add_member`` -- acting without
+    a membership; otherwise ``actor`` must be an Admin of the organization.
+    """
+    if actor is not None and not system:
         ensure_permitted(actor, "manage_members", organization)
     if role not in Role.values:
         raise ValidationError({"role": f"Unknown role {role!r}; choose one of {Role.values}."})

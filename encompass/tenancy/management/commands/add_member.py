@@ -75,7 +75,12 @@ class Command(BaseCommand):
                 elif user is None:
                     raise CommandError(f"--username: no user {username!r} (use --create)")
                 membership = add_membership(
-                    organization=org, user=user, role=options["role"], sites=sites, actor=ACTOR
+                    organization=org,
+                    user=user,
+                    role=options["role"],
+                    sites=sites,
+                    actor=ACTOR,
+                    system=True,
                 )
         except ValidationError as exc:
             raise CommandError(_messages(exc)) from exc

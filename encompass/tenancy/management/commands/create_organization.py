@@ -66,7 +66,9 @@ class Command(BaseCommand):
                         system=True,
                     )
                 if admin is not None:
-                    add_membership(organization=org, user=admin, role=Role.ADMIN, actor=ACTOR)
+                    add_membership(
+                        organization=org, user=admin, role=Role.ADMIN, actor=ACTOR, system=True
+                    )
         except ValidationError as exc:
             raise CommandError(_messages(exc)) from exc
         self.stdout.write(

@@ -32,7 +32,9 @@ def render_markdown(app_labels=None):
     lines += ["", "| model | action | roles |", "|---|---|---|"]
     for label, _name, actions in role_tables(app_labels):
         for action, roles in actions.items():
-            lines.append(f"| `{label}` | {action} | {', '.join(roles) or 'no role (platform operators)'} |")
+            lines.append(
+                f"| `{label}` | {action} | {', '.join(roles) or 'no role (platform operators)'} |"
+            )
     return "\n".join(lines) + "\n"
 
 

@@ -115,7 +115,7 @@ class Command(BaseCommand):
                         email=f"{username}@example.test",
                         is_staff=True,
                     )
-                    add_membership(organization=org, user=user, role=role, actor=ACTOR)
+                    add_membership(organization=org, user=user, role=role, actor=ACTOR, system=True)
                     users[role.value] = user
                     ctx.credentials.append((username, password, role.label, name))
                 tech = User.objects.create_user(
@@ -132,6 +132,7 @@ class Command(BaseCommand):
                     role=Role.TECHNICIAN,
                     sites=[site_rows[0]],
                     actor=ACTOR,
+                    system=True,
                 )
                 ctx.credentials.append(
                     (tech.username, pw, f"Technician ({site_rows[0].name})", name)
