@@ -7,6 +7,7 @@ justification; ``revert_to_checks`` hands the result back to the checks.
 """
 
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from encompass.audit.services import diff, record_audit, snapshot
@@ -274,11 +275,13 @@ def checks_by_requirement(framework_code):
 
 def latest_runs(organization):
     """``{check code: CheckRun}`` -- the newest run of each check for ``organization``."""
-    runs = (
-        CheckRun.objects.filter(organization=organization)
-        .order_by("check_code", "-ran_at", "-pk")
-        .distinct("check_code")
+    # A correlated subquery rather than DISTINCT ON, so the embedded SQLite default works too.
+    newest = (
+        CheckRun.objects.filter(organization=organization, check_code=OuterRef("check_code"))
+        .order_by("-ran_at", "-pk")
+        .values("pk")[:1]
     )
+    runs = CheckRun.objects.filter(organization=organization, pk=Subquery(newest))
     return {r.check_code: r for r in runs}
 
 
