@@ -1,0 +1,128 @@
+"""Shared set-up for the benchmarks: a throwaway PostgreSQL database, Django, a daphne process."""
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH_DB = os.environ.get("ENCOMPASS_BENCH_DATABASE", "encompass_bench")
+
+
+def database_urls():
+    base = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/encompass"
+    parsed = urlparse(base)
+    if not parsed.scheme.startswith("postgres"):
+        sys.exit("The benchmarks need PostgreSQL: set DATABASE_URL=postgres://...")
+    admin = urlunparse(parsed._replace(path="/postgres"))
+    bench = urlunparse(parsed._replace(path=f"/{BENCH_DB}"))
+    return admin, bench
+
+
+def recreate_database():
+    import psycopg
+
+    admin, bench = database_urls()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+    return bench
+
+
+def drop_database():
+    import psycopg
+
+    admin, _ = database_urls()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+
+
+def setup_django(bench_url):
+    os.environ["DATABASE_URL"] = bench_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "encompass.settings")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class WebProcess:
+    """One daphne process serving encompass.asgi, with its RSS sampled while it runs."""
+
+    def __init__(self, bench_url, **env):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        full_env = {
+            **os.environ,
+            "DATABASE_URL": bench_url,
+            "LOG_LEVEL": "WARNING",
+            "ENCOMPASS_DEVICE_RATE": "1000000/min",
+            "ENCOMPASS_EVENT_TAIL": "0",
+            **env,
+        }
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "encompass.asgi:application",
+            ],
+            cwd=ROOT,
+            env=full_env,
+            stdout=subprocess.DEVNULL,
+        )
+        self.peak_rss = 0
+        self._stop = threading.Event()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self._wait()
+        self._sampler.start()
+
+    def _wait(self):
+        import httpx
+
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise SystemExit("daphne did not start")
+
+    def rss_mb(self):
+        try:
+            with open(f"/proc/{self.proc.pid}/status") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1]) / 1024
+        except OSError:
+            return 0
+        return 0
+
+    def _sample(self):
+        while not self._stop.is_set():
+            self.peak_rss = max(self.peak_rss, self.rss_mb())
+            time.sleep(0.1)
+
+    def stop(self):
+        self._stop.set()
+        self.proc.terminate()
+        self.proc.wait(timeout=20)
