@@ -32,15 +32,21 @@ logger = logging.getLogger(__name__)
 class EventTailer:
     """Finds events stored since the last poll (by any process) that this process has not pushed."""
 
-    def __init__(self, *, batch=500, gap_ttl=10.0, max_gaps=20_000):
+    def __init__(self, *, batch=500, gap_ttl=10.0, max_gaps=20_000, gap_window=5000):
         self.batch = batch
+        self.gap_window = gap_window
         self.gap_ttl = gap_ttl
         self.max_gaps = max_gaps
         self.high_water = None
+        self.empty_start = False
         self.gaps = {}  # event id -> monotonic time it was first missed
 
     def start_from_now(self):
-        self.high_water = Event.objects.aggregate(top=Max("id"))["top"] or 0
+        top = Event.objects.aggregate(top=Max("id"))["top"]
+        self.high_water = top or 0
+        # An empty table gives no position in the id sequence: wait for no ids below the first
+        # rows that appear.
+        self.empty_start = top is None
 
     def poll(self):
         """One look at the table: serialized events this process has not pushed yet."""
@@ -57,8 +63,16 @@ class EventTailer:
         found = {row.pk for row in rows}
         for event_id in found:
             self.gaps.pop(event_id, None)
-        new_top = max((pk for pk in found if pk > self.high_water), default=self.high_water)
-        for missing in range(self.high_water + 1, new_top):
+        new_ids = [pk for pk in found if pk > self.high_water]
+        new_top = max(new_ids, default=self.high_water)
+        # Late commits come from concurrent inserts, so they sit close to what we just saw: only
+        # ids within gap_window below the new rows are worth waiting for (this also keeps a
+        # start on an empty table, whose ids begin far above 0, from waiting for ids that
+        # will never exist).
+        floor = max(self.high_water, min(new_ids, default=new_top) - self.gap_window - 1)
+        if self.empty_start and new_ids:
+            floor, self.empty_start = min(new_ids), False
+        for missing in range(floor + 1, new_top):
             if missing not in found and len(self.gaps) < self.max_gaps:
                 self.gaps[missing] = now
         self.high_water = new_top

@@ -136,6 +136,7 @@ def test_tailer_pushes_what_other_processes_stored(world):
 
 
 def test_tailer_catches_a_lower_id_committed_late(world):
+    record_event("test.start", organization=world.a.org)
     tailer = EventTailer(gap_ttl=60)
     tailer.poll()
     first = record_event("test.a", organization=world.a.org)
@@ -149,4 +150,14 @@ def test_tailer_catches_a_lower_id_committed_late(world):
     assert second.pk in tailer.gaps
     hidden.save(force_insert=True)
     assert [m["id"] for m in tailer.poll()] == [second.pk]
+    assert not tailer.gaps
+
+
+def test_tailer_starting_on_an_empty_table_waits_for_no_phantom_ids(world):
+    Event.objects.all().delete()
+    tailer = EventTailer(gap_ttl=60, gap_window=10)
+    tailer.poll()
+    assert tailer.high_water == 0
+    event = record_event("test.first", organization=world.a.org)
+    assert [m["id"] for m in tailer.poll()] == [event.pk]
     assert not tailer.gaps
