@@ -306,12 +306,15 @@ def test_tasks_follow_the_incident_and_playbooks_load(world):
 
 def test_review_creates_a_risk_and_a_follow_up_action(world):
     officer = world.a.user(Role.SECURITY_OFFICER)
-    incident = declare_incident(organization=world.a.org, title="Keys in support bundles",
-                                severity="high", actor=officer)
+    incident = declare_incident(
+        organization=world.a.org, title="Keys in support bundles", severity="high", actor=officer
+    )
     client = client_for(officer)
-    response = client.post(f"/api/v1/incidents/{incident.pk}/risks/", {
-        "title": "Device keys exported in support bundles", "likelihood": 3, "impact": 4},
-        format="json")
+    response = client.post(
+        f"/api/v1/incidents/{incident.pk}/risks/",
+        {"title": "Device keys exported in support bundles", "likelihood": 3, "impact": 4},
+        format="json",
+    )
     assert response.status_code == 201, response.content
     from compliance.risk.models import Risk
 
@@ -319,10 +322,19 @@ def test_review_creates_a_risk_and_a_follow_up_action(world):
     assert risk.organization == world.a.org and incident.reference in risk.source
     missing = client.post(f"/api/v1/incidents/{incident.pk}/risks/", {"title": "x"}, format="json")
     assert missing.status_code == 400 and "likelihood" in missing.json()
-    action = client.post(f"/api/v1/incidents/{incident.pk}/follow-ups/", {
-        "text": "Strip key stores from bundles", "requirement_ref": "ETSI EN 303 645 5.4-1"},
-        format="json")
+    action = client.post(
+        f"/api/v1/incidents/{incident.pk}/follow-ups/",
+        {"text": "Strip key stores from bundles", "requirement_ref": "ETSI EN 303 645 5.4-1"},
+        format="json",
+    )
     assert action.status_code == 201 and action.json()["requirement_ref"] == "ETSI EN 303 645 5.4-1"
-    assert client_for(world.a.user(Role.OPERATOR)).post(
-        f"/api/v1/incidents/{incident.pk}/risks/", {"title": "x", "likelihood": 1, "impact": 1},
-        format="json").status_code == 403
+    assert (
+        client_for(world.a.user(Role.OPERATOR))
+        .post(
+            f"/api/v1/incidents/{incident.pk}/risks/",
+            {"title": "x", "likelihood": 1, "impact": 1},
+            format="json",
+        )
+        .status_code
+        == 403
+    )
