@@ -48,12 +48,13 @@ run: venv
 	$(EMBEDDED) $(PY) manage.py migrate --noinput
 	$(EMBEDDED) $(PY) manage.py seed_demo --credentials-file $(CREDENTIALS)
 	$(EMBEDDED) $(PY) manage.py sync_schedules
-	@$(EMBEDDED) PY=$(PY) PORT=$(PORT) CREDENTIALS=$(CREDENTIALS) bash -c '\
+	@$(EMBEDDED) PY=$(PY) PORT=$(PORT) CREDENTIALS=$(CREDENTIALS) VAR_DIR=$(VAR_DIR) bash -c '\
 	  set -u; pids=(); \
 	  stop() { trap - INT TERM EXIT; echo; echo "Stopping Encompass ..."; \
 	           kill "$${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }; \
 	  trap stop INT TERM EXIT; \
-	  $$PY -m daphne -b 127.0.0.1 -p $$PORT encompass.asgi:application & pids+=($$!); \
+	  $$PY -m daphne -b 127.0.0.1 -p $$PORT --access-log "$$VAR_DIR/access.log" \
+	    encompass.asgi:application & pids+=($$!); \
 	  $$PY manage.py qcluster & pids+=($$!); \
 	  if $$PY manage.py help simulate_fleet >/dev/null 2>&1; then \
 	    $$PY manage.py simulate_fleet --devices 25 --rate 1 & pids+=($$!); fi; \

@@ -9,6 +9,7 @@ occasional anomalies and security signals, plus every registered simulator behav
 going when the web server restarts (retry with backoff; event ids make resending safe).
 """
 
+import logging
 import random
 import time
 
@@ -44,6 +45,8 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=None)
 
     def handle(self, *args, **opts):
+        # One line per HTTP request would drown the console of `make run`.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
         if opts["devices"] < 1 or opts["rate"] <= 0 or opts["flush"] <= 0:
             raise CommandError("--devices, --rate and --flush must be positive.")
         org = self._organization(opts["organization"])

@@ -11,6 +11,7 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.test.utils import override_settings
 
 from encompass.audit.context import use_context
 from encompass.demo import DemoContext, DemoOrg
@@ -89,7 +90,13 @@ class Command(BaseCommand):
             )
             return
         ctx = DemoContext(orgs=[], credentials=[], log=lambda m: self.stdout.write(f"  {m}"))
-        with transaction.atomic(), use_context(channel="command"):
+        # The demo's notification emails (responders added, SLA breaches) are kept in memory
+        # rather than printed: the sign-ins are what a new user needs to see here.
+        with (
+            override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"),
+            transaction.atomic(),
+            use_context(channel="command"),
+        ):
             for name, slug, description, sites in ORGS:
                 org = create_organization(
                     name=name, slug=slug, description=description, actor=ACTOR
