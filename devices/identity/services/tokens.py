@@ -16,14 +16,17 @@ from encompass.tenancy.models import hash_secret
 from ..models import ENROLLMENT_TOKEN_PREFIX, EnrollmentToken
 from .common import policy_for, user_or_none
 
-# States in which a device may (re-)enroll: before or while in service, never once contained
-# or retired.
+# States in which a device may (re-)enroll: before or while in service, and in quarantine --
+# a quarantined device whose certificates were revoked (key compromise, incident containment) is
+# released only to the state it came from, whose deploy guard wants a valid certificate, so
+# re-keying it in isolation is the only way back. Never once retired.
 ENROLLABLE_STATES = frozenset(
     {
         LifecycleState.PROCURED,
         LifecycleState.PROVISIONED,
         LifecycleState.DEPLOYED,
         LifecycleState.MAINTENANCE,
+        LifecycleState.QUARANTINED,
     }
 )
 MAX_TTL = datetime.timedelta(days=90)
