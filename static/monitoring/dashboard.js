@@ -118,15 +118,13 @@
   document.getElementById("event-count").textContent = "0";
   renderAlerts(config.alerts);
 
-  var live = new window.EncompassLive({
-    onEvent: onEvent,
-    onResync: refreshCounts,
-    onStatus: function (state, ok) {
-      statusBadge.textContent = state;
-      statusBadge.className = "badge " + (ok ? "live-ok" : "live-wait");
-      if (ok) refreshCounts();
-    }
+  var live = window.EncompassLive.shared();
+  live.onStatus(function (state, ok) {
+    statusBadge.textContent = state;
+    statusBadge.className = "badge " + (ok ? "live-ok" : "live-wait");
+    if (ok) refreshCounts();
   });
+  live.onResync(refreshCounts);
   config.events.forEach(function (e) { live.remember(e.id); });
-  live.subscribe("organization", config.organization, config.since);
+  live.subscribe("organization", config.organization, onEvent, {since: config.since});
 })();

@@ -27,19 +27,17 @@
 
   config.events.forEach(addRow);
 
-  var live = new window.EncompassLive({
-    onEvent: function (event) {
-      addRow(event);
-      if (event.kind === "device.telemetry" && event.payload.metrics) {
-        var at = event.occurred_at || event.received_at;
-        Object.keys(event.payload.metrics).forEach(function (m) { chart.add(m, at, event.payload.metrics[m]); });
-      }
-    },
-    onStatus: function (state, ok) {
-      statusBadge.textContent = state;
-      statusBadge.className = "badge " + (ok ? "live-ok" : "live-wait");
-    }
+  var live = window.EncompassLive.shared();
+  live.onStatus(function (state, ok) {
+    statusBadge.textContent = state;
+    statusBadge.className = "badge " + (ok ? "live-ok" : "live-wait");
   });
   config.events.forEach(function (e) { live.remember(e.id); });
-  live.subscribe("device", config.device, config.since);
+  live.subscribe("device", config.device, function (event) {
+    addRow(event);
+    if (event.kind === "device.telemetry" && event.payload.metrics) {
+      var at = event.occurred_at || event.received_at;
+      Object.keys(event.payload.metrics).forEach(function (m) { chart.add(m, at, event.payload.metrics[m]); });
+    }
+  }, {since: config.since});
 })();
