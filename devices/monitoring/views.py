@@ -2,9 +2,10 @@
 
 from collections import defaultdict
 
+from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.db.models import Count, Max
+from django.db.models import Count, F, Max
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -16,6 +17,7 @@ from devices.models import Device
 from encompass.events.models import Event
 from encompass.events.realtime import serialize_event
 from encompass.exceptions import NotPermitted, ValidationError
+from encompass.tenancy.access import allowed_roles, roles_in
 from encompass.web.mixins import TenantDetailView, TenantListView
 from encompass.web.tenant import current_organization
 
@@ -79,6 +81,7 @@ class DashboardView(LoginRequiredMixin, generic.TemplateView):
             .select_related("device")[:25]
         )
         last_id = _visible_events(user, org).aggregate(top=Max("id"))["top"] or 0
+        escalated = escalation(user, alerts)
         context.update(
             counts=fleet_counts(user, org),
             events=events,
@@ -89,14 +92,57 @@ class DashboardView(LoginRequiredMixin, generic.TemplateView):
                 "countsUrl": reverse("monitoring_ui:counts"),
                 "deviceUrl": reverse("monitoring_ui:device", args=[0]),
                 "events": [serialize_event(e) for e in reversed(events)],
-                "alerts": [_alert_json(a) for a in alerts],
+                "alerts": [_alert_json(a, escalated[a.pk]) for a in alerts],
+                "escalateUrl": escalate_url(),
+                "canEscalate": may_escalate_in(user, org) and escalate_url() is not None,
                 "severityColours": {str(k): v for k, v in SEVERITY_COLOURS.items()},
             },
         )
         return context
 
 
-def _alert_json(alert):
+def escalation(user, alerts):
+    """What the alert lists show about incidents: ``{alert pk: {"incident", "can_escalate"}}``.
+
+    ``incident`` is the first incident ``user`` may see that the alert was escalated into
+    (``{"reference", "url"}``), ``can_escalate`` whether ``user`` may escalate it. Empty when the
+    incidents app is not installed. Two queries, whatever the number of alerts.
+    """
+    ids = [a.pk for a in alerts]
+    info = {pk: {"incident": None, "can_escalate": False} for pk in ids}
+    if not ids or not apps.is_installed("incidents"):
+        return info
+    from incidents.models import Incident
+
+    linked = (
+        Incident.objects.restrict(user, "view")
+        .filter(source_alerts__in=ids)
+        .annotate(alert_pk=F("source_alerts"))
+        .only("pk", "number")
+        .order_by("pk")
+    )
+    for incident in linked:
+        if info[incident.alert_pk]["incident"] is None:
+            url = reverse("incidents_ui:detail", args=[incident.pk])
+            info[incident.alert_pk]["incident"] = {"reference": incident.reference, "url": url}
+    escalatable = Alert.objects.restrict(user, "escalate").filter(pk__in=ids)
+    for pk in escalatable.exclude(status=AlertStatus.RESOLVED).values_list("pk", flat=True):
+        info[pk]["can_escalate"] = info[pk]["incident"] is None
+    return info
+
+
+def escalate_url():
+    """The incidents app's escalate form target, or None when it is not installed."""
+    return reverse("incidents_ui:escalate") if apps.is_installed("incidents") else None
+
+
+def may_escalate_in(user, organization):
+    """Whether ``user``'s role in ``organization`` may escalate alerts (for live-added rows)."""
+    return bool(roles_in(user, organization) & set(allowed_roles(Alert, "escalate")))
+
+
+def _alert_json(alert, info=None):
+    info = info or {"incident": None, "can_escalate": False}
     return {
         "id": alert.pk,
         "title": alert.title,
@@ -105,6 +151,8 @@ def _alert_json(alert):
         "count": alert.count,
         "device": alert.device.uid if alert.device_id else None,
         "last_seen_at": alert.last_seen_at.isoformat(),
+        "incident": info["incident"],
+        "can_escalate": info["can_escalate"],
     }
 
 
@@ -115,13 +163,14 @@ def counts(request):
     org = current_organization(request)
     if org is None:
         raise Http404("No organization.")
-    open_alerts = [
-        _alert_json(a)
-        for a in Alert.objects.restrict(request.user, "view")
+    alerts = list(
+        Alert.objects.restrict(request.user, "view")
         .filter(organization=org)
         .exclude(status=AlertStatus.RESOLVED)
         .select_related("device")[:25]
-    ]
+    )
+    escalated = escalation(request.user, alerts)
+    open_alerts = [_alert_json(a, escalated[a.pk]) for a in alerts]
     return JsonResponse({**fleet_counts(request.user, org), "alerts": open_alerts})
 
 
@@ -147,6 +196,11 @@ class AlertListView(TenantListView):
             *AlertStatus.choices,
             ("all", "All"),
         ]
+        alerts = context["alerts"]
+        info = escalation(self.request.user, alerts)
+        for alert in alerts:
+            alert.escalation = info[alert.pk]
+        context["escalate_url"] = escalate_url()
         return context
 
 

@@ -85,15 +85,47 @@
       row.appendChild(text("td", a.title));
       row.appendChild(text("td", "×" + a.count, "mono"));
       row.appendChild(text("td", a.status));
+      row.appendChild(incidentCell(a));
       alertsBody.appendChild(row);
     });
     document.getElementById("alert-count").textContent = String(openAlerts.size);
     if (!rows.length) {
       var none = document.createElement("tr");
       none.appendChild(text("td", "No open alerts.", "empty"));
-      none.firstChild.colSpan = 4;
+      none.firstChild.colSpan = 5;
       alertsBody.appendChild(none);
     }
+  }
+
+  // The incident an alert was escalated into, or an "Escalate to incident" button (posting to
+  // the incidents app's escalate view) for roles that may escalate.
+  function incidentCell(a) {
+    var cell = text("td", "", "alert-incident");
+    if (a.incident) {
+      var link = text("a", a.incident.reference, "mono");
+      link.href = a.incident.url;
+      cell.appendChild(link);
+    } else if (config.escalateUrl && a.status !== "resolved" &&
+               (a.can_escalate !== undefined ? a.can_escalate : config.canEscalate)) {
+      var form = document.createElement("form");
+      form.method = "post";
+      form.action = config.escalateUrl;
+      form.className = "inline escalate";
+      [["csrfmiddlewaretoken", csrfToken()], ["alerts", String(a.id)]].forEach(function (pair) {
+        var input = document.createElement("input");
+        input.type = "hidden"; input.name = pair[0]; input.value = pair[1];
+        form.appendChild(input);
+      });
+      form.appendChild(text("button", "Escalate to incident"));
+      cell.appendChild(form);
+    }
+    return cell;
+  }
+  function csrfToken() {
+    var input = document.querySelector("input[name=csrfmiddlewaretoken]");
+    if (input) return input.value;
+    var match = document.cookie.match(/(?:^|; )csrftoken=([^;]*)/);
+    return match ? decodeURIComponent(match[1]) : "";
   }
 
   function onEvent(event) {
@@ -104,7 +136,10 @@
     else if (event.kind === "device.registered") { bump("state", "procured", +1); bump("health", "unknown", +1); }
     else if (event.kind.indexOf("alert.") === 0 && p.alert) {
       if (p.status === "resolved") openAlerts.delete(p.alert);
-      else openAlerts.set(p.alert, {id: p.alert, title: p.title, severity: p.severity, status: p.status, count: p.count, last_seen_at: event.received_at});
+      else {
+        var known = openAlerts.get(p.alert) || {};
+        openAlerts.set(p.alert, {id: p.alert, title: p.title, severity: p.severity, status: p.status, count: p.count, last_seen_at: event.received_at, incident: known.incident, can_escalate: known.can_escalate});
+      }
       drawAlerts();
     }
   }
