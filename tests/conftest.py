@@ -23,3 +23,35 @@ def _clear_cache():
 
     cache.clear()
     yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_other_threads_connections(django_db_setup):
+    """Close, before the test databases are dropped, the connections other threads opened.
+
+    Django keeps one connection per thread. Threads that outlive their test -- asgiref's
+    executor behind ``database_sync_to_async`` (websocket consumers, the event hub) or helper
+    threads -- keep theirs open, and PostgreSQL refuses to drop a database with sessions on it
+    ("is being accessed by other users"). This fixture depends on ``django_db_setup``, so it is
+    torn down first, and closes every such connection (the raw driver connection: Django's own
+    ``close()`` may only be called from the owning thread).
+    """
+    import threading
+    import weakref
+
+    from django.db.backends.signals import connection_created
+
+    opened = []
+
+    def remember(sender, connection, **kwargs):
+        if threading.current_thread() is not threading.main_thread():
+            opened.append(weakref.ref(connection))
+
+    connection_created.connect(remember, weak=False)
+    yield
+    connection_created.disconnect(remember)
+    for ref in opened:
+        wrapper = ref()
+        raw = getattr(wrapper, "connection", None)
+        if raw is not None and not getattr(raw, "closed", False):
+            raw.close()
