@@ -45,6 +45,7 @@ def setup_django(bench_url):
     os.environ["DATABASE_URL"] = bench_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "encompass.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("DEBUG", "0")
     sys.path.insert(0, str(ROOT))
     import django
 
@@ -70,6 +71,8 @@ class WebProcess:
             **os.environ,
             "DATABASE_URL": bench_url,
             "LOG_LEVEL": "WARNING",
+            # Measure what production runs: no query log, no debug pages.
+            "DEBUG": "0",
             "ENCOMPASS_DEVICE_RATE": "1000000/min",
             "ENCOMPASS_EVENT_TAIL": "0",
             **env,
