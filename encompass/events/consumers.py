@@ -23,7 +23,8 @@ import asyncio
 import contextvars
 import json
 import logging
-from collections import OrderedDict
+from collections import OrderedDict, deque
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -47,6 +48,13 @@ CLOSE_SECOND_FACTOR = 4403
 MAX_MESSAGE_BYTES = 4096
 MAX_SUBSCRIPTIONS = 100
 _SENT_MEMORY = 5000
+BATCH_FRAME_EVENTS = 200  # replayed events per {"type": "events"} frame
+
+
+def _wants_batches(scope):
+    """``/ws/events/?batch=1``: the client understands ``{"type": "events", "events": [...]}``."""
+    query = parse_qs((scope.get("query_string") or b"").decode("latin-1"))
+    return (query.get("batch") or ["0"])[-1] in ("1", "true")
 
 
 def _scope_models():
@@ -93,19 +101,30 @@ class EventConsumer(AsyncWebsocketConsumer):
         if user is None or not user.is_authenticated or not user.is_active:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        if await database_sync_to_async(self._needs_second_factor)(user):
+        # One trip to the database thread for everything the handshake needs.
+        reach = await database_sync_to_async(self._admit)(user)
+        if reach is None:
             await self.close(code=CLOSE_SECOND_FACTOR)
             return
         self.user = user
         self.subscriptions = {}  # (scope, id) -> group
         self.sent = OrderedDict()
-        self.queue = asyncio.Queue(maxsize=settings.ENCOMPASS["WEBSOCKET_QUEUE_SIZE"])
+        self.outbox = deque()
+        self.outbox_size = max(1, settings.ENCOMPASS["WEBSOCKET_QUEUE_SIZE"])
+        self.ready = asyncio.Event()
         self.overflowed_since = None
-        self.reach = await database_sync_to_async(Reach.of)(user)
+        self.batch = _wants_batches(self.scope)
+        self.reach = reach
         self.hub = get_hub()
         await self.hub.join(user_group(user.pk), self)
         self.sender = asyncio.get_running_loop().create_task(self._send_loop())
         ensure_tailer_started()
+
+    def _admit(self, user):
+        """The user's reach, or None when the session lacks a required second factor."""
+        if self._needs_second_factor(user):
+            return None
+        return Reach.of(user)
 
     def _needs_second_factor(self, user):
         from django_otp import DEVICE_ID_SESSION_KEY
@@ -244,7 +263,9 @@ class EventConsumer(AsyncWebsocketConsumer):
                 )
 
     # --- delivery (called by the hub, in the event loop) ----------------------------------------
-    def offer(self, data, text):
+    # The outbox holds, in order: ("event", id, (body, frame)) live events, encoded once by the
+    # hub; ("replay", None, [(id, body), ...]) one replay; ("control", None, text); ("resync", ...).
+    def offer(self, data, encoded):
         if data.get("kind") == "membership.changed" and (data.get("payload") or {}).get(
             "user"
         ) == getattr(self.user, "pk", None):
@@ -253,7 +274,7 @@ class EventConsumer(AsyncWebsocketConsumer):
             asyncio.get_running_loop().create_task(self._recheck(), context=contextvars.Context())
         if not self._wanted(data):
             return
-        self._put((data["id"], text))
+        self._put(("event", data["id"], encoded))
 
     def _wanted(self, data):
         if not self.reach.sees(data):
@@ -266,72 +287,103 @@ class EventConsumer(AsyncWebsocketConsumer):
         )
 
     def _enqueue_control(self, message):
-        self._put((None, json.dumps(message)))
+        self._put(("control", None, json.dumps(message)))
 
     def _enqueue_batch(self, events):
-        texts = [
-            (e["id"], json.dumps({"type": "event", "event": e, "replay": True})) for e in events
-        ]
-        self._put(("batch", texts))
+        bodies = [(e["id"], json.dumps(e, separators=(",", ":"))) for e in events]
+        self._put(("replay", None, bodies))
 
     def _put(self, item):
-        try:
-            self.queue.put_nowait(item)
-        except asyncio.QueueFull:
+        if len(self.outbox) >= self.outbox_size:
             self._overflow(item)
+        else:
+            self.outbox.append(item)
+        self.ready.set()
 
     def _overflow(self, item):
         """Too slow a reader: drop what is queued and ask the client to replay the gap."""
-        dropped = [item]
-        while not self.queue.empty():
-            dropped.append(self.queue.get_nowait())
+        dropped = [*self.outbox, item]
+        self.outbox.clear()
         lowest = self.overflowed_since + 1 if self.overflowed_since is not None else None
         controls = []
-        for first, rest in dropped:
-            if first == "batch":
-                ids = [event_id for event_id, _ in rest]
-            elif first is None:
-                controls.append(rest)
+        for kind, event_id, body in dropped:
+            if kind == "replay":
+                ids = [replayed_id for replayed_id, _ in body]
+            elif kind == "control":
+                controls.append(body)
                 ids = []
-            elif first == "resync":
-                ids = []
+            elif kind == "event":
+                ids = [event_id]
             else:
-                ids = [first]
-            for event_id in ids:
-                if event_id not in self.sent and (lowest is None or event_id < lowest):
-                    lowest = event_id
-        keep = min(5, self.queue.maxsize - 1)  # the last few control answers, and the resync
+                ids = []
+            for dropped_id in ids:
+                if dropped_id not in self.sent and (lowest is None or dropped_id < lowest):
+                    lowest = dropped_id
+        keep = min(5, self.outbox_size - 1)  # the last few control answers, and the resync
         for text in controls[-keep:] if keep > 0 else []:
-            self.queue.put_nowait((None, text))
+            self.outbox.append(("control", None, text))
         if lowest is not None:
             self.overflowed_since = lowest - 1
-            self.queue.put_nowait(("resync", None))
+            self.outbox.append(("resync", None, None))
 
     async def _send_loop(self):
+        """This socket's sender: writes everything queued since it last ran, in order."""
         try:
             while True:
-                first, rest = await self.queue.get()
-                if first == "resync":
-                    since, self.overflowed_since = self.overflowed_since, None
-                    await self._deliver(json.dumps({"type": "resync", "since": since}))
-                elif first == "batch":
-                    for event_id, text in rest:
-                        await self._deliver_event(event_id, text)
-                elif first is None:
-                    await self._deliver(rest)
-                else:
-                    await self._deliver_event(first, rest)
+                await self.ready.wait()
+                self.ready.clear()
+                items, self.outbox = self.outbox, deque()
+                for text in self._frames(items):
+                    await self._deliver(text)
         except asyncio.CancelledError:
             pass
 
-    async def _deliver_event(self, event_id, text):
+    def _frames(self, items):
+        """The frames for a run of outbox items: live events one per frame, or -- for a socket
+        that asked for batches -- consecutive ones in one ``{"type": "events"}`` frame."""
+        run = []
+        for kind, event_id, body in items:
+            if kind == "event":
+                if self._first_time(event_id):
+                    if self.batch:
+                        run.append(body[0])
+                    else:
+                        yield body[1]
+                continue
+            if run:
+                yield _events_frame(run)
+                run = []
+            if kind == "control":
+                yield body
+            elif kind == "resync":
+                since, self.overflowed_since = self.overflowed_since, None
+                yield json.dumps({"type": "resync", "since": since})
+            elif kind == "replay":
+                fresh = [text for replayed_id, text in body if self._first_time(replayed_id)]
+                if self.batch:
+                    for start in range(0, len(fresh), BATCH_FRAME_EVENTS):
+                        yield _events_frame(fresh[start : start + BATCH_FRAME_EVENTS], True)
+                else:
+                    for text in fresh:
+                        yield '{"type":"event","event":' + text + ',"replay":true}'
+        if run:
+            yield _events_frame(run)
+
+    def _first_time(self, event_id):
         if event_id in self.sent:
-            return
-        await self._deliver(text)
+            return False
         self.sent[event_id] = None
         if len(self.sent) > _SENT_MEMORY:
             self.sent.popitem(last=False)
+        return True
 
     async def _deliver(self, text):
         """The one place a frame leaves; slow networks make this slow (only for this socket)."""
         await self.send(text_data=text)
+
+
+def _events_frame(bodies, replay=False):
+    flag = ',"replay":true' if replay else ""
+    if len(bodies) == 1:
+        return '{"type":"event","event":' + bodies[0] + flag + "}"
+    return '{"type":"events","events":[' + ",".join(bodies) + "]" + flag + "}"

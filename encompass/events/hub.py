@@ -6,7 +6,15 @@ it. So an event crosses Redis once per web process, not once per socket, and its
 built once and shared by every socket.
 
 Events stored by this process are handed to the hub directly at commit (no round trip); the copy
-that comes back through the channel layer is recognised by id and dropped. With the in-memory
+that comes back through the channel layer is recognised by id and dropped.
+
+Delivery is done in *rounds* by one fan-out task: it takes every event that arrived since the last
+round, encodes each once, and appends it to the outbox of each local socket that wants it; each
+socket's sender then writes its whole outbox at once (one frame per event, or one
+``{"type": "events"}`` frame for sockets that asked for batches). When a round is expensive
+(hundreds of sockets), the next one lingers a moment so the layer reader can pull what queued up
+in Redis meanwhile: under load, events coalesce per socket instead of each one waking every
+socket. With the in-memory
 layer (the embedded default) the hub never touches the layer: everything in one process arrives
 directly, and what other processes store arrives through the table tailer.
 """
@@ -23,6 +31,8 @@ from .realtime import BATCH_MESSAGE, groups_for
 logger = logging.getLogger(__name__)
 
 _RECENT = 20_000
+_BUSY_ROUND = 0.005  # seconds; a sender round longer than this makes the next round linger
+_MAX_LINGER = 0.02
 
 
 class Hub:
@@ -35,6 +45,10 @@ class Hub:
         self.reader = None
         self.recent = OrderedDict()
         self._lock = asyncio.Lock()
+        self.pending = []
+        self._wake = asyncio.Event()
+        self._fanout = None
+        self.linger = 0.0
 
     # --- membership ----------------------------------------------------------------------------
     async def join(self, group, socket):
@@ -68,7 +82,39 @@ class Hub:
 
     # --- delivery ------------------------------------------------------------------------------
     def dispatch(self, events):
-        """Hand events to the local sockets of their groups, each event once per socket."""
+        """Queue events for the next delivery round (called in the loop)."""
+        if not events:
+            return
+        self.pending.extend(events)
+        self._wake.set()
+        if self._fanout is None or self._fanout.done():
+            self._fanout = self.loop.create_task(self._rounds(), name="encompass-event-fanout")
+
+    async def _rounds(self):
+        while True:
+            await self._wake.wait()
+            if self.linger:
+                # The last round kept the loop busy: let the layer reader catch up first, so this
+                # round carries everything that queued up meanwhile.
+                await asyncio.sleep(self.linger)
+            self._wake.clear()
+            events, self.pending = self.pending, []
+            try:
+                woken = self.deliver(events)
+            except Exception:  # one bad event must not stop delivery for the process
+                logger.exception("event fan-out round failed")
+                continue
+            if woken:
+                # The woken senders run before this task resumes: the pause measures their round.
+                started = self.loop.time()
+                await asyncio.sleep(0)
+                busy = self.loop.time() - started
+                self.linger = min(busy / 4, _MAX_LINGER) if busy > _BUSY_ROUND else 0.0
+
+    def deliver(self, events):
+        """Hand events to the local sockets of their groups, each event once per socket; returns
+        how many sockets got something."""
+        woken = set()
         for data in events:
             event_id = data["id"]
             if event_id in self.recent:
@@ -81,9 +127,12 @@ class Hub:
                 targets |= self.members.get(group, set())
             if not targets:
                 continue
-            text = json.dumps({"type": "event", "event": data}, separators=(",", ":"))
+            body = json.dumps(data, separators=(",", ":"))
+            encoded = (body, '{"type":"event","event":' + body + "}")
             for socket in targets:
-                socket.offer(data, text)
+                socket.offer(data, encoded)
+            woken |= targets
+        return len(woken)
 
     def dispatch_threadsafe(self, events):
         if self.loop.is_closed():
