@@ -11,28 +11,28 @@ that comes back through the channel layer is recognised by id and dropped.
 Delivery is done in *rounds* by one fan-out task: it takes every event that arrived since the last
 round, encodes each once, and appends it to the outbox of each local socket that wants it; each
 socket's sender then writes its whole outbox at once (one frame per event, or one
-``{"type": "events"}`` frame for sockets that asked for batches). When a round is expensive
-(hundreds of sockets), the next one lingers a moment so the layer reader can pull what queued up
-in Redis meanwhile: under load, events coalesce per socket instead of each one waking every
-socket. With the in-memory
-layer (the embedded default) the hub never touches the layer: everything in one process arrives
-directly, and what other processes store arrives through the table tailer.
+``{"type": "events"}`` frame for sockets that asked for batches). The channel-layer reader runs in
+a thread of its own, so while a round of writes keeps the loop busy it keeps pulling events; the
+next round carries all of them. Under load events coalesce per socket instead of each one waking
+every socket, so the cost per event falls as the load rises.
 """
 
 import asyncio
+import concurrent.futures
+import contextlib
 import json
 import logging
+import threading
 from collections import OrderedDict, defaultdict
 
-from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels import DEFAULT_CHANNEL_LAYER
+from channels.layers import InMemoryChannelLayer, channel_layers, get_channel_layer
 
 from .realtime import BATCH_MESSAGE, groups_for
 
 logger = logging.getLogger(__name__)
 
 _RECENT = 20_000
-_BUSY_ROUND = 0.005  # seconds; a sender round longer than this makes the next round linger
-_MAX_LINGER = 0.02
 
 
 class Hub:
@@ -43,12 +43,12 @@ class Hub:
         self.use_layer = self.layer is not None and not isinstance(self.layer, InMemoryChannelLayer)
         self.channel = None
         self.reader = None
+        self._reader_loop = self._reader_task = None
         self.recent = OrderedDict()
         self._lock = asyncio.Lock()
         self.pending = []
         self._wake = asyncio.Event()
         self._fanout = None
-        self.linger = 0.0
 
     # --- membership ----------------------------------------------------------------------------
     async def join(self, group, socket):
@@ -93,28 +93,15 @@ class Hub:
     async def _rounds(self):
         while True:
             await self._wake.wait()
-            if self.linger:
-                # The last round kept the loop busy: let the layer reader catch up first, so this
-                # round carries everything that queued up meanwhile.
-                await asyncio.sleep(self.linger)
             self._wake.clear()
             events, self.pending = self.pending, []
             try:
-                woken = self.deliver(events)
+                self.deliver(events)
             except Exception:  # one bad event must not stop delivery for the process
                 logger.exception("event fan-out round failed")
-                continue
-            if woken:
-                # The woken senders run before this task resumes: the pause measures their round.
-                started = self.loop.time()
-                await asyncio.sleep(0)
-                busy = self.loop.time() - started
-                self.linger = min(busy / 4, _MAX_LINGER) if busy > _BUSY_ROUND else 0.0
 
     def deliver(self, events):
-        """Hand events to the local sockets of their groups, each event once per socket; returns
-        how many sockets got something."""
-        woken = set()
+        """Hand events to the local sockets of their groups, each event once per socket."""
         for data in events:
             event_id = data["id"]
             if event_id in self.recent:
@@ -131,8 +118,6 @@ class Hub:
             encoded = (body, '{"type":"event","event":' + body + "}")
             for socket in targets:
                 socket.offer(data, encoded)
-            woken |= targets
-        return len(woken)
 
     def dispatch_threadsafe(self, events):
         if self.loop.is_closed():
@@ -147,23 +132,50 @@ class Hub:
             self.loop.call_soon_threadsafe(self.dispatch, events)
 
     async def _ensure_reader(self):
-        if self.reader is not None and not self.reader.done():
+        if self.reader is not None and self.reader.is_alive():
             return
-        self.channel = await self.layer.new_channel("hub.")
-        self.reader = self.loop.create_task(self._read(), name="encompass-event-hub")
+        ready = concurrent.futures.Future()
+        self.reader = threading.Thread(
+            target=asyncio.run, args=(self._read(ready),), name="encompass-event-hub", daemon=True
+        )
+        self.reader.start()
+        self.channel = await asyncio.wrap_future(ready)
 
-    async def _read(self):
-        while True:
+    async def _read(self, ready):
+        """The layer reader, in a thread of its own with its own loop and layer connection: it
+        keeps pulling events while this process's loop is busy writing to sockets, and what it
+        pulled meanwhile goes out together in the next round. (In the web loop, each event took a
+        Redis round trip that had to wait for the previous round of writes.)"""
+        layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+        try:
+            channel = await layer.new_channel("hub.")
+        except Exception as exc:
+            ready.set_exception(exc)
+            return
+        self._reader_loop = asyncio.get_running_loop()
+        self._reader_task = asyncio.current_task()
+        ready.set_result(channel)
+        while not self.loop.is_closed():
             try:
-                message = await self.layer.receive(self.channel)
+                message = await layer.receive(channel)
             except asyncio.CancelledError:
-                raise
+                return
             except Exception:
                 logger.warning("channel layer receive failed; retrying", exc_info=True)
                 await asyncio.sleep(1)
                 continue
             if message.get("type") == BATCH_MESSAGE:
-                self.dispatch(message.get("events") or [])
+                try:
+                    self.loop.call_soon_threadsafe(self.dispatch, message.get("events") or [])
+                except RuntimeError:  # the web loop is gone
+                    return
+
+    def stop(self):
+        """Stop the layer reader (a new loop got a new hub)."""
+        loop, task = self._reader_loop, self._reader_task
+        if loop is not None and task is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # its loop just ended
+                loop.call_soon_threadsafe(task.cancel)
 
 
 _hub = {"hub": None}
@@ -184,6 +196,8 @@ def get_hub(create=True):
             return hub
     if not create:
         return None
+    if _hub["hub"] is not None:
+        _hub["hub"].stop()
     hub = Hub(asyncio.get_running_loop())
     _hub["hub"] = hub
     return hub
