@@ -18,12 +18,12 @@ def session_cookie(user):
     return client.cookies[settings.SESSION_COOKIE_NAME].value
 
 
-async def connect(user=None, *, origin=ORIGIN, app=application):
+async def connect(user=None, *, origin=ORIGIN, app=application, path="/ws/events/"):
     headers = [origin] if origin else []
     if user is not None:
         cookie = await database_sync_to_async(session_cookie)(user)
         headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
-    comm = WebsocketCommunicator(app, "/ws/events/", headers=headers)
+    comm = WebsocketCommunicator(app, path, headers=headers)
     connected, _ = await comm.connect(timeout=5)
     return comm, connected
 
