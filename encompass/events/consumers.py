@@ -8,7 +8,8 @@ Protocol (docs/realtime.md):
 * server → ``{"type": "subscribed", "scope", "id", "replayed": n}`` then the replayed events, then
   ``{"type": "replay_truncated", "scope", "id", "next": <id>}`` when more were missing than
   ``ENCOMPASS["REPLAY_LIMIT"]`` (ask again with ``since = next``); live
-  ``{"type": "event", "event": {...}}``; ``{"type": "error", "reason": ...}``;
+  ``{"type": "event", "event": {...}}`` -- or, on a socket opened with ``?batch=1``,
+  ``{"type": "events", "events": [...]}`` for events that go out together; ``{"type": "error", "reason": ...}``;
   ``{"type": "unsubscribed", "scope", "id", "reason"}`` when access is withdrawn;
   ``{"type": "resync", "since": <id>}`` when this socket fell behind and events were dropped
   (re-subscribe with that ``since``).
