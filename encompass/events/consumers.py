@@ -9,7 +9,8 @@ Protocol (docs/realtime.md):
   ``{"type": "replay_truncated", "scope", "id", "next": <id>}`` when more were missing than
   ``ENCOMPASS["REPLAY_LIMIT"]`` (ask again with ``since = next``); live
   ``{"type": "event", "event": {...}}`` -- or, on a socket opened with ``?batch=1``,
-  ``{"type": "events", "events": [...]}`` for events that go out together; ``{"type": "error", "reason": ...}``;
+  ``{"type": "events", "events": [...]}`` for events that go out together;
+  ``{"type": "error", "reason": ...}``;
   ``{"type": "unsubscribed", "scope", "id", "reason"}`` when access is withdrawn;
   ``{"type": "resync", "since": <id>}`` when this socket fell behind and events were dropped
   (re-subscribe with that ``since``).
@@ -37,7 +38,7 @@ from encompass.tenancy.access import (
     granted_site_ids,
 )
 
-from .hub import get_hub
+from .hub import events_frame, get_hub
 from .models import Event
 from .realtime import device_group, organization_group, serialize_event, site_group, user_group
 from .tailer import ensure_tailer_started
@@ -347,12 +348,12 @@ class EventConsumer(AsyncWebsocketConsumer):
             if kind == "event":
                 if self._first_time(event_id):
                     if self.batch:
-                        run.append(body[0])
+                        run.append((event_id, body[0]))
                     else:
                         yield body[1]
                 continue
             if run:
-                yield _events_frame(run)
+                yield self.hub.shared_frame(run)
                 run = []
             if kind == "control":
                 yield body
@@ -363,12 +364,12 @@ class EventConsumer(AsyncWebsocketConsumer):
                 fresh = [text for replayed_id, text in body if self._first_time(replayed_id)]
                 if self.batch:
                     for start in range(0, len(fresh), BATCH_FRAME_EVENTS):
-                        yield _events_frame(fresh[start : start + BATCH_FRAME_EVENTS], True)
+                        yield events_frame(fresh[start : start + BATCH_FRAME_EVENTS], True)
                 else:
                     for text in fresh:
                         yield '{"type":"event","event":' + text + ',"replay":true}'
         if run:
-            yield _events_frame(run)
+            yield self.hub.shared_frame(run)
 
     def _first_time(self, event_id):
         if event_id in self.sent:
@@ -381,10 +382,3 @@ class EventConsumer(AsyncWebsocketConsumer):
     async def _deliver(self, text):
         """The one place a frame leaves; slow networks make this slow (only for this socket)."""
         await self.send(text_data=text)
-
-
-def _events_frame(bodies, replay=False):
-    flag = ',"replay":true' if replay else ""
-    if len(bodies) == 1:
-        return '{"type":"event","event":' + bodies[0] + flag + "}"
-    return '{"type":"events","events":[' + ",".join(bodies) + "]" + flag + "}"

@@ -47,6 +47,7 @@ class Hub:
         self.recent = OrderedDict()
         self._lock = asyncio.Lock()
         self.pending = []
+        self.frames = {}
         self._wake = asyncio.Event()
         self._fanout = None
 
@@ -100,8 +101,18 @@ class Hub:
             except Exception:  # one bad event must not stop delivery for the process
                 logger.exception("event fan-out round failed")
 
+    def shared_frame(self, run):
+        """The ``events`` frame for a run of (id, body): sockets that get the same run in a round
+        (the usual case: same subscriptions, same reach) share one string, built once."""
+        key = tuple(event_id for event_id, _ in run)
+        frame = self.frames.get(key)
+        if frame is None:
+            frame = self.frames[key] = events_frame([body for _, body in run])
+        return frame
+
     def deliver(self, events):
         """Hand events to the local sockets of their groups, each event once per socket."""
+        self.frames = {}  # the previous round's shared frames are written (or held by sockets)
         for data in events:
             event_id = data["id"]
             if event_id in self.recent:
@@ -176,6 +187,13 @@ class Hub:
         if loop is not None and task is not None and not loop.is_closed():
             with contextlib.suppress(RuntimeError):  # its loop just ended
                 loop.call_soon_threadsafe(task.cancel)
+
+
+def events_frame(bodies, replay=False):
+    flag = ',"replay":true' if replay else ""
+    if len(bodies) == 1:
+        return '{"type":"event","event":' + bodies[0] + flag + "}"
+    return '{"type":"events","events":[' + ",".join(bodies) + "]" + flag + "}"
 
 
 _hub = {"hub": None}
