@@ -4,8 +4,12 @@ bare ``websockets`` server broadcasting the same payloads to the same clients (t
 
     DATABASE_URL=postgres://... REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/fanout.py
 
-Environment: BENCH_CLIENTS (1000), BENCH_RATE (100 events/s), BENCH_SECONDS (10),
-BENCH_CLIENT_PROCS (2 processes hold the client sockets). Creates and drops ``encompass_bench``.
+Environment: BENCH_CLIENTS (1000; a comma list runs several sizes), BENCH_RATE (100 events/s),
+BENCH_SECONDS (10), BENCH_CLIENT_PROCS (2 processes hold the client sockets),
+BENCH_MODES (``event``; ``event,batch`` adds sockets opened with ``?batch=1``), BENCH_BASELINE (1),
+BENCH_IDLE (20 s of silence ends a client; what has not arrived by then is lost),
+BENCH_CONNECT_CONCURRENCY (20 handshakes in flight per client process). Creates and drops
+``encompass_bench`` (or ENCOMPASS_BENCH_DATABASE).
 """
 
 import array
@@ -30,6 +34,7 @@ CLIENT_PROCS = int(os.environ.get("BENCH_CLIENT_PROCS", "2"))
 # Handshakes in flight per client process: a reconnect storm is paced like a browser fleet's
 # back-off would pace it, not fired all at once.
 CONNECT_CONCURRENCY = int(os.environ.get("BENCH_CONNECT_CONCURRENCY", "20"))
+IDLE = float(os.environ.get("BENCH_IDLE", "20"))
 MODES = os.environ.get("BENCH_MODES", "event").split(",")
 BASELINE = os.environ.get("BENCH_BASELINE", "1") == "1"
 
@@ -122,9 +127,10 @@ def client_worker(url, headers, count, subscribe, events, ready, results):
         sockets = []
         await asyncio.gather(*(session(i, handshakes, sockets) for i in range(count)))
         ready.put((len(sockets), dict(failures)))
-        # Done when nothing has arrived for 8 s (the producer runs, then goes quiet).
+        # Done when nothing has arrived for IDLE seconds (the producer runs, then goes quiet);
+        # what has not arrived by then counts as lost.
         state["last"] = time.monotonic()
-        while time.monotonic() - state["last"] < 8:
+        while time.monotonic() - state["last"] < IDLE:
             await asyncio.sleep(0.5)
         for ws in sockets:
             ws.transport.close()
