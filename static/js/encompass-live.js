@@ -66,7 +66,9 @@
 
   EncompassLive.prototype.url = function () {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-    return scheme + window.location.host + "/ws/events/";
+    // ?batch=1: events that go out together arrive as one {"type": "events"} frame, which is
+    // what lets one web process serve many dashboards (docs/performance.md).
+    return scheme + window.location.host + "/ws/events/?batch=1";
   };
 
   EncompassLive.prototype.setStatus = function (state, live) {
@@ -184,6 +186,8 @@
     var self = this;
     if (data.type === "event" && data.event) {
       this.deliver(data.event, !!data.replay);
+    } else if (data.type === "events" && data.events) {
+      data.events.forEach(function (event) { self.deliver(event, !!data.replay); });
     } else if (data.type === "subscribed") {
       this.setStatus("live", true);
     } else if (data.type === "resync") {
