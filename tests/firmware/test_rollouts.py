@@ -13,7 +13,7 @@ from devices.firmware.choices import RolloutStatus, UpdateStatus, WaveStatus
 from devices.firmware.models import DeviceUpdate, Rollout
 from devices.firmware.services.engine import advance_rollout
 from devices.firmware.services.manifests import current_offer
-from devices.firmware.services.rollouts import wave_sizes
+from devices.firmware.services.planning import wave_sizes
 from devices.monitoring.models import Alert
 from encompass.audit.models import AuditEntry
 from encompass.events.models import Event
