@@ -132,6 +132,23 @@ def _required_text(value, field, message):
     return value
 
 
+def _one_of(value, choices, field):
+    """``value`` if it is one of the ``choices`` (a TextChoices), else a field-named error."""
+    if value not in choices.values:
+        raise ValidationError(
+            {field: f"Choose one of: {', '.join(choices.values)} (got {value!r})."}
+        )
+    return value
+
+
+def _not_future(day, field, message):
+    """``day`` (today when not given), refused when it lies in the future."""
+    day = day or timezone.localdate()
+    if day > timezone.localdate():
+        raise ValidationError({field: message})
+    return day
+
+
 @transaction.atomic
 def revoke_credentials(device, *, actor, reason="Decommissioning"):
     """Revoke every credential the device holds: its token, and what each registered revoker
@@ -182,16 +199,11 @@ def remove_from_rollouts(device, *, actor, reason="Decommissioning"):
 def attest_data_wipe(device, *, actor, method, attested_by, wiped_on=None, notes=""):
     """Record that the device's storage was wiped: how, when, and who vouches for it."""
     item = ChecklistItem.DATA_WIPE
-    if method not in WipeMethod.values:
-        raise ValidationError(
-            {"method": f"Choose one of: {', '.join(WipeMethod.values)} (got {method!r})."}
-        )
+    _one_of(method, WipeMethod, "method")
     attested_by = _required_text(
         attested_by, "attested_by", "Name the person who wiped the device and vouches for it."
     )
-    wiped_on = wiped_on or timezone.localdate()
-    if wiped_on > timezone.localdate():
-        raise ValidationError({"wiped_on": "The wipe date cannot be in the future."})
+    wiped_on = _not_future(wiped_on, "wiped_on", "The wipe date cannot be in the future.")
     locked, checklist = _lock(device, actor, item, {LifecycleState.DECOMMISSIONING})
     _refuse_if_done(checklist, item)
     checklist.data_wiped_at = timezone.now()
@@ -266,13 +278,7 @@ def decide_retention(device, *, actor, decision, justification):
     A decision may be changed only to a stricter one (keep → anonymise → delete).
     """
     item = ChecklistItem.RETENTION
-    if decision not in RetentionDecision.values:
-        raise ValidationError(
-            {
-                "decision": f"Choose one of: {', '.join(RetentionDecision.values)} "
-                f"(got {decision!r})."
-            }
-        )
+    _one_of(decision, RetentionDecision, "decision")
     justification = _required_text(
         justification,
         "justification",
@@ -319,10 +325,7 @@ def record_disposal(
 ):
     """Record the physical disposal of a decommissioned device (method, certificate reference)."""
     item = ChecklistItem.DISPOSAL
-    if method not in DisposalMethod.values:
-        raise ValidationError(
-            {"method": f"Choose one of: {', '.join(DisposalMethod.values)} (got {method!r})."}
-        )
+    _one_of(method, DisposalMethod, "method")
     certificate_reference = _required_text(
         certificate_reference,
         "certificate_reference",
@@ -331,9 +334,9 @@ def record_disposal(
     handled_by = _required_text(
         handled_by, "handled_by", "Name the company or person that took the device."
     )
-    disposed_on = disposed_on or timezone.localdate()
-    if disposed_on > timezone.localdate():
-        raise ValidationError({"disposed_on": "The disposal date cannot be in the future."})
+    disposed_on = _not_future(
+        disposed_on, "disposed_on", "The disposal date cannot be in the future."
+    )
     locked, checklist = _lock(device, actor, item, {LifecycleState.DECOMMISSIONED})
     _refuse_if_done(checklist, item)
     checklist.disposal_recorded_at = timezone.now()
