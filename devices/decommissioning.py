@@ -17,7 +17,7 @@ published as a ``device.decommissioning`` event.
 from django.db import transaction
 from django.utils import timezone
 
-from encompass.audit.services import actor_label, record_audit
+from encompass.audit.services import actor_label, record_audit, user_or_none
 from encompass.events.models import Event
 from encompass.events.services import record_event
 from encompass.exceptions import NotPermitted, ValidationError
@@ -78,10 +78,6 @@ def register_hooks():
 
 
 # --- the items ---------------------------------------------------------------------------------
-
-
-def _user_or_none(actor):
-    return actor if getattr(actor, "_meta", None) and actor._meta.label == "auth.User" else None
 
 
 def _lock(device, actor, item, states):
@@ -166,7 +162,7 @@ def revoke_credentials(device, *, actor, reason="Decommissioning"):
             revoker(locked, actor=actor, reason=reason) or 0
         )
     checklist.credentials_revoked_at = timezone.now()
-    checklist.credentials_revoked_by = _user_or_none(actor)
+    checklist.credentials_revoked_by = user_or_none(actor)
     checklist.credentials_revoked_by_label = actor_label(actor)[:200]
     checklist.credentials_revoked_count = sum(counts.values())
     checklist.save()
@@ -187,7 +183,7 @@ def remove_from_rollouts(device, *, actor, reason="Decommissioning"):
         for remover in rollout_removers()
     }
     checklist.rollouts_removed_at = timezone.now()
-    checklist.rollouts_removed_by = _user_or_none(actor)
+    checklist.rollouts_removed_by = user_or_none(actor)
     checklist.rollouts_removed_by_label = actor_label(actor)[:200]
     checklist.rollouts_removed_count = sum(counts.values())
     checklist.save()
@@ -211,7 +207,7 @@ def attest_data_wipe(device, *, actor, method, attested_by, wiped_on=None, notes
     checklist.wipe_method = method
     checklist.wipe_attested_by = attested_by[:200]
     checklist.wipe_notes = (notes or "").strip()
-    checklist.data_wipe_recorded_by = _user_or_none(actor)
+    checklist.data_wipe_recorded_by = user_or_none(actor)
     checklist.data_wipe_recorded_by_label = actor_label(actor)[:200]
     checklist.save()
     _record(
@@ -298,7 +294,7 @@ def decide_retention(device, *, actor, decision, justification):
     affected = apply_retention(locked, decision)
     checklist.retention_decision = decision
     checklist.retention_decided_at = timezone.now()
-    checklist.retention_decided_by = _user_or_none(actor)
+    checklist.retention_decided_by = user_or_none(actor)
     checklist.retention_decided_by_label = actor_label(actor)[:200]
     checklist.retention_justification = justification
     checklist.retention_events_affected += affected
@@ -345,7 +341,7 @@ def record_disposal(
     checklist.disposal_certificate_reference = certificate_reference[:200]
     checklist.disposal_handled_by = handled_by[:200]
     checklist.disposal_notes = (notes or "").strip()
-    checklist.disposal_recorded_by = _user_or_none(actor)
+    checklist.disposal_recorded_by = user_or_none(actor)
     checklist.disposal_recorded_by_label = actor_label(actor)[:200]
     checklist.save()
     _record(

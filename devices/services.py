@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from encompass.audit.services import actor_label, record_audit, snapshot
+from encompass.audit.services import actor_label, record_audit, snapshot, user_or_none
 from encompass.events.services import record_event
 from encompass.exceptions import NotPermitted, ValidationError
 from encompass.tenancy import crud
@@ -42,10 +42,6 @@ PROTECTED_FIELDS = frozenset(
 
 def _state_label(value):
     return LifecycleState(value).label
-
-
-def _user_or_none(actor):
-    return actor if getattr(actor, "_meta", None) and actor._meta.label == "auth.User" else None
 
 
 def next_states(device):
@@ -138,7 +134,7 @@ def transition_device(device, to, *, actor, reason, system=False):
         device=locked,
         from_state=source,
         to_state=to,
-        actor=_user_or_none(actor),
+        actor=user_or_none(actor),
         actor_label=actor_label(actor),
         reason=reason,
     )

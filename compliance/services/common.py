@@ -1,11 +1,8 @@
 """Helpers every compliance service shares: permission on an organization, user-or-none."""
 
+from encompass.audit.services import user_or_none  # noqa: F401  (re-exported)
 from encompass.exceptions import NotPermitted
 from encompass.tenancy.access import roles_in
-
-
-def user_or_none(actor):
-    return actor if getattr(actor, "_meta", None) and actor._meta.label == "auth.User" else None
 
 
 def ensure_role_in(actor, organization, roles, what):

@@ -31,6 +31,11 @@ def actor_label(actor):
     return getattr(actor, "get_username", lambda: str(actor))()
 
 
+def user_or_none(actor):
+    """The acting ``User`` (staff or an API key service user); ``None`` for devices and jobs."""
+    return actor if getattr(actor, "_meta", None) and actor._meta.label == "auth.User" else None
+
+
 def _normalize(value):
     """JSON round trip so the stored value hashes the same after it is read back."""
     return json.loads(json.dumps(value, sort_keys=True, default=str))
@@ -76,7 +81,7 @@ def record_audit(action, *, actor, obj=None, organization=None, changes=None, ob
     AuditChain.objects.get_or_create(key=key)
     head = AuditChain.objects.select_for_update().get(key=key)
     ctx = context.current()
-    user = actor if getattr(actor, "_meta", None) and actor._meta.label == "auth.User" else None
+    user = user_or_none(actor)
     entry = AuditEntry(
         chain=key,
         sequence=head.last_sequence + 1,

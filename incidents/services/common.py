@@ -4,7 +4,10 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from encompass.audit.services import actor_label
+from encompass.audit.services import (
+    actor_label,
+    user_or_none,
+)
 from encompass.events.choices import Severity
 from encompass.events.services import record_event
 from encompass.exceptions import NotPermitted
@@ -21,10 +24,6 @@ EVENT_SEVERITY = {
     IncidentSeverity.HIGH: Severity.ERROR,
     IncidentSeverity.CRITICAL: Severity.CRITICAL,
 }
-
-
-def user_or_none(actor):
-    return actor if isinstance(actor, User) else None
 
 
 def ensure_incident_permitted(actor, action, incident, *, system=False):

@@ -1,10 +1,9 @@
 """Helpers the firmware services share."""
 
-from encompass.audit.services import actor_label
-
-
-def user_or_none(actor):
-    return actor if getattr(actor, "_meta", None) and actor._meta.label == "auth.User" else None
+from encompass.audit.services import (
+    actor_label,
+    user_or_none,
+)
 
 
 def is_system(actor):

@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.db import transaction
 
+from encompass.audit.services import user_or_none  # noqa: F401  (re-exported)
+
 from ..models import IdentityPolicy
 
 
@@ -31,7 +33,3 @@ def ensure_policy(organization, *, actor):
 def crl_url(organization, fmt="der"):
     base = settings.ENCOMPASS["PUBLIC_BASE_URL"].rstrip("/")
     return f"{base}/pki/{organization.slug}/crl.{fmt}"
-
-
-def user_or_none(actor):
-    return actor if getattr(actor, "_meta", None) and actor._meta.label == "auth.User" else None
