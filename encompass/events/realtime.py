@@ -6,15 +6,20 @@ subscriptions. Layer messages are ``{"type": "event.batch", "events": [...]}``; 
 process's hub (``encompass.events.hub``) hands them to its sockets, de-duplicated by event id.
 
 A channel-layer failure is logged and swallowed: the event is already stored, and a client
-recovers it by replay. Ids pushed from this process are remembered (bounded) so the table
-tailer (``encompass.events.tailer``) does not push them a second time.
+recovers it by replay. Pushes from sync code (requests, jobs, commands) run on one long-lived
+publisher loop per process, so they reuse its channel-layer connections: through
+``async_to_sync`` each push got a new event loop and so a new Redis connection (that was most of
+the cost of storing an event from a command or a django-q2 job). Ids pushed from this process
+are remembered (bounded) so the table tailer (``encompass.events.tailer``) does not push them a
+second time.
 """
 
+import asyncio
 import logging
+import os
 from collections import OrderedDict, defaultdict
-from threading import Lock
+from threading import Lock, Thread
 
-from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 logger = logging.getLogger(__name__)
@@ -128,12 +133,42 @@ async def apush(messages):
         )
 
 
+class _Publisher:
+    """This process's loop for pushes from sync code: one daemon thread, started on first use
+    (again after a fork, e.g. in a django-q2 worker)."""
+
+    TIMEOUT = 10
+
+    def __init__(self):
+        self._lock = Lock()
+        self._loop = self._thread = self._pid = None
+
+    def _running_loop(self):
+        with self._lock:
+            if self._pid != os.getpid() or self._thread is None or not self._thread.is_alive():
+                self._loop = asyncio.new_event_loop()
+                self._thread = Thread(
+                    target=self._loop.run_forever, name="encompass-event-publisher", daemon=True
+                )
+                self._thread.start()
+                self._pid = os.getpid()
+            return self._loop
+
+    def run(self, coroutine_function, *args):
+        """Run ``coroutine_function(*args)`` on the publisher loop and wait for it."""
+        future = asyncio.run_coroutine_threadsafe(coroutine_function(*args), self._running_loop())
+        return future.result(timeout=self.TIMEOUT)
+
+
+publisher = _Publisher()
+
+
 def push(messages):
     """Send already-serialized events to their groups (from sync code); never raises."""
     if not messages:
         return
     try:
-        async_to_sync(apush)(messages)
+        publisher.run(apush, messages)
     except Exception:
         logger.warning(
             "channel layer unavailable; %d event(s) left for replay", len(messages), exc_info=True
