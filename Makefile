@@ -53,7 +53,7 @@ run: venv
 	  stop() { trap - INT TERM EXIT; echo; echo "Stopping Encompass ..."; \
 	           kill "$${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }; \
 	  trap stop INT TERM EXIT; \
-	  $$PY -m daphne -b 127.0.0.1 -p $$PORT --access-log "$$VAR_DIR/access.log" \
+	  $$PY -m encompass.server -b 127.0.0.1 -p $$PORT --access-log "$$VAR_DIR/access.log" \
 	    encompass.asgi:application & pids+=($$!); \
 	  $$PY manage.py qcluster & pids+=($$!); \
 	  if $$PY manage.py help simulate_fleet >/dev/null 2>&1; then \

@@ -42,6 +42,7 @@ from .hub import events_frame, get_hub
 from .models import Event
 from .realtime import device_group, organization_group, serialize_event, site_group, user_group
 from .tailer import ensure_tailer_started
+from .wire import text_frame, wire_for
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,11 @@ MAX_SUBSCRIPTIONS = 100
 # ~35-70 MB for 1,000 sockets; 5,000 in an OrderedDict was ~420 MB.
 _SENT_MEMORY = 2000
 BATCH_FRAME_EVENTS = 200  # replayed events per {"type": "events"} frame
+# With a direct frame writer (python -m encompass.server): once this many bytes wait unsent for
+# a client, its events queue in its bounded outbox instead (and overflow into a resync), and the
+# sender writes again when fewer than WIRE_LOW_WATER are left.
+WIRE_HIGH_WATER = 256 * 1024
+WIRE_LOW_WATER = 64 * 1024
 
 
 def _wants_batches(scope):
@@ -79,6 +85,17 @@ class Reach:
     def __init__(self, org_ids, site_ids):
         self.org_ids = frozenset(org_ids)
         self.site_ids = frozenset(site_ids)
+        self._hash = hash((self.org_ids, self.site_ids))
+
+    def __eq__(self, other):
+        return (
+            isinstance(other, Reach)
+            and self.org_ids == other.org_ids
+            and self.site_ids == other.site_ids
+        )
+
+    def __hash__(self):
+        return self._hash
 
     @classmethod
     def of(cls, user):
@@ -114,13 +131,18 @@ class EventConsumer(AsyncWebsocketConsumer):
         self.user = user
         self.subscriptions = {}  # (scope, id) -> group
         self.sent = {}
+        self.sent_max = 0
         self.sent_memory = max(_SENT_MEMORY, 2 * settings.ENCOMPASS["REPLAY_LIMIT"])
         self.outbox = deque()
         self.outbox_size = max(1, settings.ENCOMPASS["WEBSOCKET_QUEUE_SIZE"])
         self.ready = asyncio.Event()
         self.overflowed_since = None
         self.batch = _wants_batches(self.scope)
+        self.wire = wire_for(self.scope)
+        self.sending = False
+        self.subscribing = 0
         self.reach = reach
+        self._set_audience()
         self.hub = get_hub()
         await self.hub.join(user_group(user.pk), self)
         self.sender = asyncio.get_running_loop().create_task(self._send_loop())
@@ -202,27 +224,35 @@ class EventConsumer(AsyncWebsocketConsumer):
             return await self._error("No such scope, or not yours to see.", scope=key[0], id=key[1])
         scope, pk = key
         group = _scope_models()[scope][1](pk)
-        if key not in self.subscriptions:
-            self.subscriptions[key] = group
-            await self.hub.join(group, self)
-        replay, truncated_at = [], None
-        if since is not None:
-            replay, truncated_at = await database_sync_to_async(self._replay)(key, since)
-        self._enqueue_control(
-            {"type": "subscribed", "scope": scope, "id": pk, "replayed": len(replay)}
-        )
-        if replay:
-            self._enqueue_batch(replay)
-        if truncated_at is not None:
+        # Until the replay is queued, live events queue behind it in the outbox (and are
+        # remembered one by one), so the replay can leave out what the socket already got.
+        self.subscribing += 1
+        try:
+            if key not in self.subscriptions:
+                self.subscriptions[key] = group
+                self._set_audience()
+                await self.hub.join(group, self)
+            replay, truncated_at = [], None
+            if since is not None:
+                replay, truncated_at = await database_sync_to_async(self._replay)(key, since)
             self._enqueue_control(
-                {"type": "replay_truncated", "scope": scope, "id": pk, "next": truncated_at}
+                {"type": "subscribed", "scope": scope, "id": pk, "replayed": len(replay)}
             )
+            if replay:
+                self._enqueue_batch(replay)
+            if truncated_at is not None:
+                self._enqueue_control(
+                    {"type": "replay_truncated", "scope": scope, "id": pk, "next": truncated_at}
+                )
+        finally:
+            self.subscribing -= 1
 
     async def _unsubscribe(self, message):
         key, problem = self._parse_scope(message)
         if problem:
             return await self._error(problem)
         group = self.subscriptions.pop(key, None)
+        self._set_audience()
         if group is not None and group not in self.subscriptions.values():
             await self.hub.leave(group, self)
         self._enqueue_control({"type": "unsubscribed", "scope": key[0], "id": key[1]})
@@ -254,9 +284,11 @@ class EventConsumer(AsyncWebsocketConsumer):
     # --- access changes ------------------------------------------------------------------------
     async def _recheck(self):
         self.reach = await database_sync_to_async(Reach.of)(self.user)
+        self._set_audience()
         for key in list(self.subscriptions):
             if not await database_sync_to_async(self._may_view)(key):
                 group = self.subscriptions.pop(key)
+                self._set_audience()
                 if group not in self.subscriptions.values():
                     await self.hub.leave(group, self)
                 self._enqueue_control(
@@ -271,26 +303,34 @@ class EventConsumer(AsyncWebsocketConsumer):
     # --- delivery (called by the hub, in the event loop) ----------------------------------------
     # The outbox holds, in order: ("event", id, (body, frame)) live events, encoded once by the
     # hub; ("replay", None, [(id, body), ...]) one replay; ("control", None, text); ("resync", ...).
-    def offer(self, data, encoded):
-        if data.get("kind") == "membership.changed" and (data.get("payload") or {}).get(
-            "user"
-        ) == getattr(self.user, "pk", None):
-            # A fresh context: the push may come from inside an async_to_sync call whose
-            # thread executor ends before the re-check runs.
-            asyncio.get_running_loop().create_task(self._recheck(), context=contextvars.Context())
-        if not self._wanted(data):
-            return
-        self._put(("event", data["id"], encoded))
+    def _set_audience(self):
+        """Sockets with equal subscriptions and reach get the same events: the hub works out what
+        such an audience sees once per sweep."""
+        self.audience = (frozenset(self.subscriptions.values()), self.reach)
 
-    def _wanted(self, data):
-        if not self.reach.sees(data):
-            return False
-        subs = self.subscriptions
-        return (
-            ("organization", data["organization"]) in subs
-            or (data.get("site") is not None and ("site", data["site"]) in subs)
-            or (data.get("device_pk") is not None and ("device", data["device_pk"]) in subs)
-        )
+    def access_changed(self):
+        """A ``membership.changed`` event for this socket's user: re-check everything."""
+        # A fresh context: the push may come from inside an async_to_sync call whose thread
+        # executor ends before the re-check runs.
+        asyncio.get_running_loop().create_task(self._recheck(), context=contextvars.Context())
+
+    def take(self, run):
+        """The hub's sweep hands this socket its next events (already filtered by subscription and
+        reach): written now when nothing is queued before them, else queued in order."""
+        wire = self.wire
+        if wire is not None and not (self.outbox or self.sending or self.subscribing):
+            if run.min_id <= self.sent_max:  # maybe sent already (by a replay)
+                items = [item for item in run.items if item.id not in self.sent]
+                if not items:
+                    return
+                if len(items) < len(run.items):
+                    run = self.hub.run(items)
+            # Written now, unless the client is behind (then its bounded outbox takes them).
+            if wire.write(run.wire(self.batch), WIRE_HIGH_WATER):
+                self._remember(run.ids, run.max_id)
+                return
+        for item in run.items:
+            self._put(("event", item.id, (item.body, item.text)))
 
     def _enqueue_control(self, message):
         self._put(("control", None, json.dumps(message)))
@@ -333,16 +373,30 @@ class EventConsumer(AsyncWebsocketConsumer):
             self.outbox.append(("resync", None, None))
 
     async def _send_loop(self):
-        """This socket's sender: writes everything queued since it last ran, in order."""
+        """This socket's sender: writes everything queued since it last ran, in order (after the
+        client has taken most of what was written before, when the server lets us see that)."""
         try:
             while True:
                 await self.ready.wait()
                 self.ready.clear()
-                items, self.outbox = self.outbox, deque()
-                for text in self._frames(items):
-                    await self._deliver(text)
+                self.sending = True
+                try:
+                    await self._drained()
+                    items, self.outbox = self.outbox, deque()
+                    for text in self._frames(items):
+                        await self._deliver(text)
+                finally:
+                    self.sending = False
         except asyncio.CancelledError:
             pass
+
+    async def _drained(self):
+        """Wait while the client is behind; meanwhile its events queue in the bounded outbox."""
+        wire = self.wire
+        if wire is None:
+            return
+        while wire.backlog() > WIRE_LOW_WATER and wire.open:
+            await asyncio.sleep(0.05)
 
     def _frames(self, items):
         """The frames for a run of outbox items: live events one per frame, or -- for a socket
@@ -378,13 +432,20 @@ class EventConsumer(AsyncWebsocketConsumer):
     def _first_time(self, event_id):
         if event_id in self.sent:
             return False
-        self.sent[event_id] = None
+        self._remember({event_id: None}, event_id)
+        return True
+
+    def _remember(self, ids, highest):
+        self.sent.update(ids)
+        if highest > self.sent_max:
+            self.sent_max = highest
         if len(self.sent) > self.sent_memory:
             # Keep the newer half: a plain dict is half an OrderedDict's size, and trimming in
             # halves keeps the cost per event constant.
             self.sent = dict.fromkeys(list(self.sent)[self.sent_memory // 2 :])
-        return True
 
     async def _deliver(self, text):
-        """The one place a frame leaves; slow networks make this slow (only for this socket)."""
+        """Where a queued frame leaves (live events written by ``take`` leave there)."""
+        if self.wire is not None and self.wire.write(text_frame(text.encode())):
+            return
         await self.send(text_data=text)

@@ -8,13 +8,26 @@ built once and shared by every socket.
 Events stored by this process are handed to the hub directly at commit (no round trip); the copy
 that comes back through the channel layer is recognised by id and dropped.
 
-Delivery is done in *rounds* by one fan-out task: it takes every event that arrived since the last
-round, encodes each once, and appends it to the outbox of each local socket that wants it; each
-socket's sender then writes its whole outbox at once (one frame per event, or one
-``{"type": "events"}`` frame for sockets that asked for batches). The channel-layer reader runs in
-a thread of its own, so while a round of writes keeps the loop busy it keeps pulling events; the
-next round carries all of them. Under load events coalesce per socket instead of each one waking
-every socket, so the cost per event falls as the load rises.
+Delivery is a *sweep* over this process's listening sockets, done by one fan-out task, a chunk
+of sockets at a time. Arriving events are appended to a log, encoded once each (JSON, ``event``
+frame, wire bytes). Each socket has a cursor in the log; when the sweep reaches it, it is handed
+everything from its cursor to the log's end that it may see. Sockets with the same subscriptions
+and reach form an *audience*: what an audience sees between two log positions (a :class:`Run`) is
+worked out once, and its frame -- one ``{"type": "events"}`` frame, or the events' ``event`` frames
+back to back -- is built once and shared by every socket of the audience. Under ``python -m
+encompass.server`` each socket writes those shared bytes straight to its connection
+(``encompass.events.wire``); otherwise, or while a socket has replies or replays queued or its
+client is behind, the events go through the socket's own outbox and sender.
+
+Between chunks the sweep yields to the loop, and events that arrived meanwhile join the log at
+once: sockets later in the sweep get them in this sweep, the rest in the next. So an event waits
+at most about one sweep, not for the sweep in progress to end and then its own turn in the next.
+Under load events coalesce per socket instead of each one waking every socket, so the cost per
+event falls as the load rises; after a sweep the hub leaves the loop alone for a quarter of the
+time it took (at most ``SWEEP_GAP_MAX``) so handshakes, requests and the layer reader keep up.
+
+The channel-layer reader runs in a thread of its own, so while a sweep keeps the loop busy it
+keeps pulling events.
 """
 
 import asyncio
@@ -28,11 +41,57 @@ from collections import OrderedDict, defaultdict
 from channels import DEFAULT_CHANNEL_LAYER
 from channels.layers import InMemoryChannelLayer, channel_layers, get_channel_layer
 
-from .realtime import BATCH_MESSAGE, groups_for
+from .realtime import BATCH_MESSAGE, groups_for, user_group
+from .wire import text_frame
 
 logger = logging.getLogger(__name__)
 
 _RECENT = 20_000
+SWEEP_CHUNK = 100  # sockets written between two looks at the loop (and at new events)
+SWEEP_GAP_RATIO = 0.25  # after a sweep, leave the loop alone for this share of its duration ...
+SWEEP_GAP_MAX = 0.005  # ... but never longer than this (seconds): an event may wait that long
+
+
+class Item:
+    """One event in the hub's log, encoded once for every socket that gets it."""
+
+    __slots__ = ("body", "data", "groups", "id", "text", "wire")
+
+    def __init__(self, data, groups):
+        self.id = data["id"]
+        self.data = data
+        self.groups = groups
+        self.body = json.dumps(data, separators=(",", ":"))
+        self.text = '{"type":"event","event":' + self.body + "}"
+        self.wire = text_frame(self.text.encode())
+
+
+class Run:
+    """The events one audience gets from a stretch of the log, in log order, with their frames
+    built once (on first use) and shared by every socket that gets the same run."""
+
+    __slots__ = ("_batch", "_plain", "ids", "items", "max_id", "min_id")
+
+    def __init__(self, items):
+        self.items = items
+        self.ids = dict.fromkeys(item.id for item in items)
+        self.min_id = min(self.ids)
+        self.max_id = max(self.ids)
+        self._batch = self._plain = None
+
+    def wire(self, batch):
+        """The bytes a socket is sent for this run: one ``events`` frame for a socket that asked
+        for batches, otherwise one ``event`` frame per event, back to back."""
+        if len(self.items) == 1:
+            return self.items[0].wire
+        if batch:
+            if self._batch is None:
+                text = events_frame([item.body for item in self.items])
+                self._batch = text_frame(text.encode())
+            return self._batch
+        if self._plain is None:
+            self._plain = b"".join(item.wire for item in self.items)
+        return self._plain
 
 
 class Hub:
@@ -48,6 +107,10 @@ class Hub:
         self._lock = asyncio.Lock()
         self.pending = []
         self.frames = {}
+        self.runs = {}
+        self.log = []  # the Items not yet handed to every listener
+        self.base = 0  # the log position of log[0]
+        self.listeners = {}  # socket -> how many event groups (not user.<pk>) it is in
         self._wake = asyncio.Event()
         self._fanout = None
 
@@ -55,7 +118,13 @@ class Hub:
     async def join(self, group, socket):
         async with self._lock:
             first = not self.members[group]
-            self.members[group].add(socket)
+            if socket not in self.members[group]:
+                self.members[group].add(socket)
+                if not group.startswith("user."):
+                    if socket not in self.listeners:
+                        socket.hub_cursor = self.base + len(self.log)
+                        self.listeners[socket] = 0
+                    self.listeners[socket] += 1
             if first and self.use_layer:
                 await self._ensure_reader()
                 try:
@@ -66,9 +135,13 @@ class Hub:
     async def leave(self, group, socket):
         async with self._lock:
             sockets = self.members.get(group)
-            if not sockets:
+            if not sockets or socket not in sockets:
                 return
             sockets.discard(socket)
+            if not group.startswith("user."):
+                self.listeners[socket] -= 1
+                if not self.listeners[socket]:
+                    del self.listeners[socket]
             if not sockets:
                 del self.members[group]
                 if self.use_layer and self.channel:
@@ -83,36 +156,50 @@ class Hub:
 
     # --- delivery ------------------------------------------------------------------------------
     def dispatch(self, events):
-        """Queue events for the next delivery round (called in the loop)."""
+        """Queue events for the sweep (called in the loop)."""
         if not events:
             return
         self.pending.extend(events)
         self._wake.set()
         if self._fanout is None or self._fanout.done():
-            self._fanout = self.loop.create_task(self._rounds(), name="encompass-event-fanout")
+            self._fanout = self.loop.create_task(self._sweeps(), name="encompass-event-fanout")
 
-    async def _rounds(self):
+    async def _sweeps(self):
+        loop = self.loop
         while True:
             await self._wake.wait()
             self._wake.clear()
-            events, self.pending = self.pending, []
+            began = loop.time()
             try:
-                self.deliver(events)
+                await self.sweep()
             except Exception:  # one bad event must not stop delivery for the process
-                logger.exception("event fan-out round failed")
+                logger.exception("event fan-out sweep failed")
+            spent = loop.time() - began
+            await asyncio.sleep(min(spent * SWEEP_GAP_RATIO, SWEEP_GAP_MAX))
 
-    def shared_frame(self, run):
-        """The ``events`` frame for a run of (id, body): sockets that get the same run in a round
-        (the usual case: same subscriptions, same reach) share one string, built once."""
-        key = tuple(event_id for event_id, _ in run)
-        frame = self.frames.get(key)
-        if frame is None:
-            frame = self.frames[key] = events_frame([body for _, body in run])
-        return frame
+    async def sweep(self):
+        """Hand every listening socket what it may see from its cursor to the end of the log."""
+        self.frames, self.runs = {}, {}  # the previous sweep's are written or held by sockets
+        self.absorb()
+        listeners = list(self.listeners)
+        for start in range(0, len(listeners), SWEEP_CHUNK):
+            if start:
+                await asyncio.sleep(0)  # requests, handshakes and the reader's events get a turn
+                self.absorb()
+            end = self.base + len(self.log)
+            for socket in listeners[start : start + SWEEP_CHUNK]:
+                cursor = socket.hub_cursor
+                if cursor >= end or socket not in self.listeners:
+                    continue
+                socket.hub_cursor = end
+                run = self._run_for(socket.audience, cursor, end)
+                if run is not None:
+                    socket.take(run)
+        self._trim()
 
-    def deliver(self, events):
-        """Hand events to the local sockets of their groups, each event once per socket."""
-        self.frames = {}  # the previous round's shared frames are written (or held by sockets)
+    def absorb(self):
+        """Move newly arrived events into the log (each once, encoded once)."""
+        events, self.pending = self.pending, []
         for data in events:
             event_id = data["id"]
             if event_id in self.recent:
@@ -120,15 +207,55 @@ class Hub:
             self.recent[event_id] = None
             if len(self.recent) > _RECENT:
                 self.recent.popitem(last=False)
-            targets = set()
-            for group in groups_for(data):
-                targets |= self.members.get(group, set())
-            if not targets:
-                continue
-            body = json.dumps(data, separators=(",", ":"))
-            encoded = (body, '{"type":"event","event":' + body + "}")
-            for socket in targets:
-                socket.offer(data, encoded)
+            groups = frozenset(group for group in groups_for(data) if group in self.members)
+            if data.get("kind") == "membership.changed":
+                user = (data.get("payload") or {}).get("user")
+                for socket in list(self.members.get(user_group(user), ())):
+                    socket.access_changed()
+            if any(not group.startswith("user.") for group in groups):
+                self.log.append(Item(data, groups))
+
+    def _run_for(self, audience, cursor, end):
+        """What an audience (sockets subscribed to ``groups``, with ``reach``) may see of the log
+        between two positions, in log order: one shared :class:`Run` (None when nothing)."""
+        key = (audience, cursor, end)
+        if key in self.runs:
+            return self.runs[key]
+        groups, reach = audience
+        items = [
+            item
+            for item in self.log[max(cursor - self.base, 0) : end - self.base]
+            if not groups.isdisjoint(item.groups) and reach.sees(item.data)
+        ]
+        run = self.runs[key] = self.run(items) if items else None
+        return run
+
+    def run(self, items):
+        """The sweep's shared :class:`Run` of these items (one per distinct list of events)."""
+        key = tuple(item.id for item in items)
+        run = self.runs.get(key)
+        if run is None:
+            run = self.runs[key] = Run(items)
+        return run
+
+    def _trim(self):
+        """Forget the part of the log every listener has been handed."""
+        if not self.log:
+            return
+        end = self.base + len(self.log)
+        lowest = min((socket.hub_cursor for socket in self.listeners), default=end)
+        if lowest > self.base:
+            del self.log[: lowest - self.base]
+            self.base = lowest
+
+    def shared_frame(self, run):
+        """The ``events`` frame for a run of (id, body) going through sockets' outboxes: sockets
+        that get the same run in a sweep share one string, built once."""
+        key = tuple(event_id for event_id, _ in run)
+        frame = self.frames.get(key)
+        if frame is None:
+            frame = self.frames[key] = events_frame([body for _, body in run])
+        return frame
 
     def dispatch_threadsafe(self, events):
         if self.loop.is_closed():
@@ -155,8 +282,8 @@ class Hub:
     async def _read(self, ready):
         """The layer reader, in a thread of its own with its own loop and layer connection: it
         keeps pulling events while this process's loop is busy writing to sockets, and what it
-        pulled meanwhile goes out together in the next round. (In the web loop, each event took a
-        Redis round trip that had to wait for the previous round of writes.)"""
+        pulled meanwhile goes out in the sweep. (In the web loop, each event took a
+        Redis round trip that had to wait for a whole sweep of writes.)"""
         layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
         try:
             channel = await layer.new_channel("hub.")

@@ -39,7 +39,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SERVER_START_TIMEOUT = 60
-DAPHNE = [sys.executable, "-m", "daphne"]
+DAPHNE = [sys.executable, "-m", "encompass.server"]  # daphne + the direct frame writer
 
 
 def _free_port():

@@ -1,4 +1,4 @@
-"""Batch frames (``/ws/events/?batch=1``): events that go out in the same delivery round share one
+"""Batch frames (``/ws/events/?batch=1``): events that go out in the same delivery sweep share one
 ``{"type": "events"}`` frame; sockets that did not ask keep getting one ``event`` frame each."""
 
 import pytest

@@ -1,5 +1,8 @@
 """Two daphne processes, one Redis: an event stored through process 1 reaches a socket on 2.
-The same servers then take the fleet simulator's traffic over real HTTP."""
+The same servers then take the fleet simulator's traffic over real HTTP.
+
+Process 1 is plain daphne; process 2 is ``python -m encompass.server`` (daphne with the direct
+frame writer), so the socket's frames are the ones the hub writes itself."""
 
 import asyncio
 import json
@@ -53,7 +56,7 @@ def web_processes():
             [
                 sys.executable,
                 "-m",
-                "daphne",
+                module,
                 "-b",
                 "127.0.0.1",
                 "-p",
@@ -65,7 +68,7 @@ def web_processes():
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        for port in ports
+        for module, port in zip(("daphne", "encompass.server"), ports, strict=True)
     ]
     try:
         deadline = time.time() + 60
