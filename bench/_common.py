@@ -1,4 +1,5 @@
-"""Shared set-up for the benchmarks: a throwaway PostgreSQL database, Django, a daphne process."""
+"""Shared set-up for the benchmarks: a throwaway PostgreSQL database, Django, a web process
+(``python -m encompass.server``: daphne with the direct frame writer, as ``make run`` starts it)."""
 
 import os
 import socket
@@ -62,9 +63,11 @@ def free_port():
 
 
 class WebProcess:
-    """One daphne process serving encompass.asgi, with its RSS sampled while it runs."""
+    """One web process serving encompass.asgi, with its RSS sampled while it runs. ``server`` is
+    the module run with ``python -m``: ``encompass.server``, or ``daphne`` to measure without the
+    direct frame writer."""
 
-    def __init__(self, bench_url, **env):
+    def __init__(self, bench_url, server="encompass.server", **env):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {
@@ -81,7 +84,7 @@ class WebProcess:
             [
                 sys.executable,
                 "-m",
-                "daphne",
+                server,
                 "-b",
                 "127.0.0.1",
                 "-p",
@@ -92,6 +95,7 @@ class WebProcess:
             env=full_env,
             stdout=subprocess.DEVNULL,
         )
+        self.server = server
         self.peak_rss = 0
         self._stop = threading.Event()
         self._sampler = threading.Thread(target=self._sample, daemon=True)
@@ -108,7 +112,7 @@ class WebProcess:
                     return
             except httpx.HTTPError:
                 time.sleep(0.2)
-        raise SystemExit("daphne did not start")
+        raise SystemExit(f"{self.server} did not start")
 
     def rss_mb(self):
         try:

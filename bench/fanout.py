@@ -1,15 +1,17 @@
-"""Websocket fan-out: 1,000 clients on one daphne process, 100 events/s stored and published by
-another process (through Redis), commit-to-client latency p50 / p99 and events lost -- beside a
-bare ``websockets`` server broadcasting the same payloads to the same clients (the baseline).
+"""Websocket fan-out: 1,000 clients on one web process (``python -m encompass.server``), 100
+events/s stored and published by another process (through Redis), commit-to-client latency
+p50 / p99 and events lost -- beside a bare ``websockets`` server broadcasting the same payloads to
+the same clients (the baseline).
 
     DATABASE_URL=postgres://... REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/fanout.py
 
 Environment: BENCH_CLIENTS (1000; a comma list runs several sizes), BENCH_RATE (100 events/s),
-BENCH_SECONDS (10), BENCH_CLIENT_PROCS (2 processes hold the client sockets),
-BENCH_MODES (``event``; ``event,batch`` adds sockets opened with ``?batch=1``), BENCH_BASELINE (1),
-BENCH_IDLE (20 s of silence ends a client; what has not arrived by then is lost),
-BENCH_CONNECT_CONCURRENCY (20 handshakes in flight per client process). Creates and drops
-``encompass_bench`` (or ENCOMPASS_BENCH_DATABASE).
+BENCH_SECONDS (10), BENCH_CLIENT_PROCS (2 processes hold the client sockets), BENCH_MODES
+(``batch,event``: sockets opened with ``?batch=1`` as the web UI opens them, then plain ones),
+BENCH_SERVERS (``encompass.server``; ``daphne,encompass.server`` also measures plain daphne, where
+every frame goes through ASGI), BENCH_BASELINE (1), BENCH_IDLE (20 s of silence ends a client;
+what has not arrived by then is lost), BENCH_CONNECT_CONCURRENCY (20 handshakes in flight per
+client process). Creates and drops ``encompass_bench`` (or ENCOMPASS_BENCH_DATABASE).
 """
 
 import array
@@ -35,7 +37,8 @@ CLIENT_PROCS = int(os.environ.get("BENCH_CLIENT_PROCS", "2"))
 # back-off would pace it, not fired all at once.
 CONNECT_CONCURRENCY = int(os.environ.get("BENCH_CONNECT_CONCURRENCY", "20"))
 IDLE = float(os.environ.get("BENCH_IDLE", "20"))
-MODES = os.environ.get("BENCH_MODES", "event").split(",")
+MODES = os.environ.get("BENCH_MODES", "batch,event").split(",")
+SERVERS = os.environ.get("BENCH_SERVERS", "encompass.server").split(",")
 BASELINE = os.environ.get("BENCH_BASELINE", "1") == "1"
 
 BASELINE_SERVER = r"""
@@ -195,7 +198,7 @@ def report(name, result, rss=None):
         p50 = p99 = float("nan")
     rss_text = f"  web RSS={rss:.0f} MB" if rss is not None else ""
     print(
-        f"{name:34s} connected={result['connected']}/{result['clients']} "
+        f"{name:40s} connected={result['connected']}/{result['clients']} "
         f"(in {result['connect_s']:.1f} s) deliveries={len(latencies)}/{result['expected']} "
         f"frames={result['frames']} p50={p50:8.1f} ms  p99={p99:8.1f} ms  "
         f"lost={result['lost']}{rss_text}",
@@ -203,6 +206,18 @@ def report(name, result, rss=None):
     )
     for reason, n in result["failures"].most_common(3):
         print(f"    {n} socket(s) failed: {reason}", flush=True)
+    if rss is not None:
+        misses = [
+            text
+            for text, missed in (
+                (f"p99 {p99:.0f} ms >= 50 ms", not p99 < 50),
+                (f"{result['lost']} lost", result["lost"] > 0),
+                (f"RSS {rss:.0f} MB >= 300 MB", rss >= 300),
+            )
+            if missed
+        ]
+        verdict = "met" if not misses else "NOT met: " + ", ".join(misses)
+        print(f"    goal (p99 < 50 ms, none lost, RSS < 300 MB): {verdict}", flush=True)
 
 
 def main():
@@ -261,9 +276,10 @@ def main():
             return ids
 
         for clients in CLIENT_COUNTS:
-            for mode in MODES:
+            for server, mode in [(server, mode) for server in SERVERS for mode in MODES]:
                 web = WebProcess(
                     bench_url,
+                    server,
                     ENCOMPASS_CHANNEL_PREFIX=os.environ["ENCOMPASS_CHANNEL_PREFIX"],
                     ENCOMPASS_WS_QUEUE="2000",
                 )
@@ -275,7 +291,7 @@ def main():
                 url = f"ws://127.0.0.1:{web.port}/ws/events/{query}"
                 result = run_clients(clients, url, headers, subscribe, produce)
                 web.stop()
-                report(f"Encompass /ws/events/{query}", result, web.peak_rss)
+                report(f"{server} /ws/events/{query}", result, web.peak_rss)
                 web = None
             if BASELINE:
                 report("bare websockets broadcast", run_baseline(clients, template))
