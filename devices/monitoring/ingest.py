@@ -376,11 +376,14 @@ def ingest_events(device, items, *, now=None):
     result.results = answers
     events.sort(key=lambda e: e.pk)
     result.events = events
+    if events:
+        # Registered first, so the batch is pushed before the events it causes (a health change,
+        # alerts), which have higher ids: live clients see the stream in id order.
+        publish_events(events)
     if rows:  # anything valid (new or repeated) proves the device is alive
         mark_seen(device, now)
     if events:
         _run_hooks(device, events, now)
-        publish_events(events)
     return result
 
 

@@ -60,6 +60,11 @@ BATCH_FRAME_EVENTS = 200  # replayed events per {"type": "events"} frame
 # sender writes again when fewer than WIRE_LOW_WATER are left.
 WIRE_HIGH_WATER = 256 * 1024
 WIRE_LOW_WATER = 64 * 1024
+# Besides ENCOMPASS["WEBSOCKET_QUEUE_SIZE"] entries (a run of events that arrived together is
+# one), a socket's outbox holds at most this many events before it overflows into a resync:
+# more than an ingest batch, so a client that keeps up never sees one. The events themselves
+# are shared with every other socket that got them.
+OUTBOX_EVENTS = 5000
 
 
 def _wants_batches(scope):
@@ -134,7 +139,9 @@ class EventConsumer(AsyncWebsocketConsumer):
         self.sent_max = 0
         self.sent_memory = max(_SENT_MEMORY, 2 * settings.ENCOMPASS["REPLAY_LIMIT"])
         self.outbox = deque()
+        self.outbox_events = 0
         self.outbox_size = max(1, settings.ENCOMPASS["WEBSOCKET_QUEUE_SIZE"])
+        self.held = []  # live runs that arrived while a subscription's replay was being read
         self.ready = asyncio.Event()
         self.overflowed_since = None
         self.batch = _wants_batches(self.scope)
@@ -224,8 +231,9 @@ class EventConsumer(AsyncWebsocketConsumer):
             return await self._error("No such scope, or not yours to see.", scope=key[0], id=key[1])
         scope, pk = key
         group = _scope_models()[scope][1](pk)
-        # Until the replay is queued, live events queue behind it in the outbox (and are
-        # remembered one by one), so the replay can leave out what the socket already got.
+        # Until the replay is queued, live events are held, then queued behind it: the client
+        # sees "subscribed", the replay, then live events, and the replay (sent first) makes
+        # the held events it already contains go unsent.
         self.subscribing += 1
         try:
             if key not in self.subscriptions:
@@ -246,6 +254,10 @@ class EventConsumer(AsyncWebsocketConsumer):
                 )
         finally:
             self.subscribing -= 1
+            if not self.subscribing:
+                held, self.held = self.held, []
+                for run in held:
+                    self._put(("run", None, run))
 
     async def _unsubscribe(self, message):
         key, problem = self._parse_scope(message)
@@ -301,8 +313,9 @@ class EventConsumer(AsyncWebsocketConsumer):
                 )
 
     # --- delivery (called by the hub, in the event loop) ----------------------------------------
-    # The outbox holds, in order: ("event", id, (body, frame)) live events, encoded once by the
-    # hub; ("replay", None, [(id, body), ...]) one replay; ("control", None, text); ("resync", ...).
+    # The outbox holds, in order: ("run", None, run) live events, encoded once by the hub and
+    # shared; ("replay", None, [(id, body), ...]) one replay; ("control", None, text);
+    # ("resync", None, None).
     def _set_audience(self):
         """Sockets with equal subscriptions and reach get the same events: the hub works out what
         such an audience sees once per sweep."""
@@ -317,8 +330,11 @@ class EventConsumer(AsyncWebsocketConsumer):
     def take(self, run):
         """The hub's sweep hands this socket its next events (already filtered by subscription and
         reach): written now when nothing is queued before them, else queued in order."""
+        if self.subscribing:
+            self.held.append(run)
+            return
         wire = self.wire
-        if wire is not None and not (self.outbox or self.sending or self.subscribing):
+        if wire is not None and not (self.outbox or self.sending):
             if run.min_id <= self.sent_max:  # maybe sent already (by a replay)
                 items = [item for item in run.items if item.id not in self.sent]
                 if not items:
@@ -329,8 +345,7 @@ class EventConsumer(AsyncWebsocketConsumer):
             if wire.write(run.wire(self.batch), WIRE_HIGH_WATER):
                 self._remember(run.ids, run.max_id)
                 return
-        for item in run.items:
-            self._put(("event", item.id, (item.body, item.text)))
+        self._put(("run", None, run))
 
     def _enqueue_control(self, message):
         self._put(("control", None, json.dumps(message)))
@@ -340,26 +355,30 @@ class EventConsumer(AsyncWebsocketConsumer):
         self._put(("replay", None, bodies))
 
     def _put(self, item):
-        if len(self.outbox) >= self.outbox_size:
+        kind, _, body = item
+        events = len(body.items) if kind == "run" else len(body) if kind == "replay" else 0
+        if len(self.outbox) >= self.outbox_size or self.outbox_events + events > OUTBOX_EVENTS:
             self._overflow(item)
         else:
             self.outbox.append(item)
+            self.outbox_events += events
         self.ready.set()
 
     def _overflow(self, item):
         """Too slow a reader: drop what is queued and ask the client to replay the gap."""
         dropped = [*self.outbox, item]
         self.outbox.clear()
+        self.outbox_events = 0
         lowest = self.overflowed_since + 1 if self.overflowed_since is not None else None
         controls = []
-        for kind, event_id, body in dropped:
+        for kind, _, body in dropped:
             if kind == "replay":
                 ids = [replayed_id for replayed_id, _ in body]
             elif kind == "control":
                 controls.append(body)
                 ids = []
-            elif kind == "event":
-                ids = [event_id]
+            elif kind == "run":
+                ids = list(body.ids)
             else:
                 ids = []
             for dropped_id in ids:
@@ -383,6 +402,7 @@ class EventConsumer(AsyncWebsocketConsumer):
                 try:
                     await self._drained()
                     items, self.outbox = self.outbox, deque()
+                    self.outbox_events = 0
                     for text in self._frames(items):
                         await self._deliver(text)
                 finally:
@@ -399,16 +419,17 @@ class EventConsumer(AsyncWebsocketConsumer):
             await asyncio.sleep(0.05)
 
     def _frames(self, items):
-        """The frames for a run of outbox items: live events one per frame, or -- for a socket
-        that asked for batches -- consecutive ones in one ``{"type": "events"}`` frame."""
+        """The frames for outbox items: live events one per frame, or -- for a socket that asked
+        for batches -- consecutive ones in one ``{"type": "events"}`` frame."""
         run = []
-        for kind, event_id, body in items:
-            if kind == "event":
-                if self._first_time(event_id):
-                    if self.batch:
-                        run.append((event_id, body[0]))
-                    else:
-                        yield body[1]
+        for kind, _, body in items:
+            if kind == "run":
+                for item in body.items:
+                    if self._first_time(item.id):
+                        if self.batch:
+                            run.append((item.id, item.body))
+                        else:
+                            yield item.text
                 continue
             if run:
                 yield self.hub.shared_frame(run)

@@ -142,6 +142,14 @@ class _Publisher:
     def __init__(self):
         self._lock = Lock()
         self._loop = self._thread = self._pid = None
+        if hasattr(os, "register_at_fork"):
+            # A child starts afresh: the parent's thread is not there, and the lock may have been
+            # held by another of the parent's threads at the moment of the fork.
+            os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self):
+        self._lock = Lock()
+        self._loop = self._thread = self._pid = None
 
     def _running_loop(self):
         with self._lock:

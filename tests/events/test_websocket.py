@@ -28,6 +28,11 @@ def _event(kind, org, **kwargs):
     return database_sync_to_async(record_event)(kind, organization=org, **kwargs)
 
 
+def _device_with_token(world):
+    device = make_device(world.a.org, site=world.a.sites[0], state=LifecycleState.DEPLOYED)
+    return rotate_device_token(device, actor=world.a.user(Role.ADMIN))
+
+
 def _is_event(kind=None):
     return lambda m: m["type"] == "event" and (kind is None or m["event"]["kind"] == kind)
 
@@ -168,11 +173,7 @@ async def test_membership_removal_drops_the_subscription(world):
 
 
 async def test_device_ingest_reaches_subscribed_socket(world):
-    def device_with_token():
-        device = make_device(world.a.org, site=world.a.sites[0], state=LifecycleState.DEPLOYED)
-        return rotate_device_token(device, actor=world.a.user(Role.ADMIN))
-
-    device, token = await database_sync_to_async(device_with_token)()
+    device, token = await database_sync_to_async(_device_with_token)(world)
     comm, _ = await connect(world.a.user(Role.OPERATOR))
     await subscribe(comm, "device", device.pk)
 
@@ -254,3 +255,60 @@ async def test_slow_client_gets_resync_and_recovers_by_replay(world, settings):
     assert not delivered & replayed  # and never shown twice
     await slow.disconnect()
     await fast.disconnect()
+
+
+async def test_a_burst_bigger_than_the_queue_is_not_an_overflow(world, settings):
+    """An ingest batch goes into a socket's outbox as one entry: a client that keeps up is never
+    told to resync because one batch held more events than its queue has slots."""
+    settings.ENCOMPASS = {**settings.ENCOMPASS, "WEBSOCKET_QUEUE_SIZE": 3}
+    from django.utils import timezone
+
+    device, token = await database_sync_to_async(_device_with_token)(world)
+    comm, _ = await connect(world.a.user(Role.OPERATOR))
+    await subscribe(comm, "device", device.pk)
+    now = timezone.now().isoformat()
+    batch = [
+        {"id": f"b{i}", "kind": "telemetry", "occurred_at": now, "payload": {"metrics": {"n": i}}}
+        for i in range(20)
+    ]
+
+    def post():
+        return APIClient().post(
+            "/api/device/v1/events", batch, format="json", HTTP_AUTHORIZATION=f"Device {token}"
+        )
+
+    assert (await database_sync_to_async(post)()).json()["accepted"] == 20
+    messages = await drain(comm, 0.6)
+    assert "resync" not in [m["type"] for m in messages]
+    telemetry = [m["event"] for m in messages if m["type"] == "event"]
+    telemetry = [e for e in telemetry if e["kind"] == "device.telemetry"]
+    assert [e["event_id"] for e in telemetry] == [f"b{i}" for i in range(20)]
+    await comm.disconnect()
+
+
+async def test_subscribed_then_replay_then_live(world):
+    """A live event stored while a subscription's replay is read comes after ``subscribed``."""
+    during = []
+
+    class EventDuringReplay(EventConsumer):
+        def _replay(self, key, since):
+            rows = super()._replay(key, since)
+            during.append(record_event("test.during", organization=world.a.org))
+            return rows
+
+    app = AuthMiddlewareStack(URLRouter([path("ws/events/", EventDuringReplay.as_asgi())]))
+    comm, _ = await connect(world.a.user(Role.OPERATOR), app=app)
+    await subscribe(comm, "organization", world.a.org.pk)
+    before = await _event("test.before", world.a.org, site=world.a.sites[0])
+    await drain(comm, 0.3)
+    await comm.send_to(
+        text_data=json.dumps(
+            {"type": "subscribe", "scope": "site", "id": world.a.sites[0].pk,
+             "since": before.pk - 1}
+        )
+    )  # fmt: skip
+    messages = await drain(comm, 0.6)
+    assert [m["type"] for m in messages] == ["subscribed", "event"]
+    assert messages[0]["replayed"] == 1  # "before", already sent live: not sent again
+    assert messages[1]["event"]["id"] == during[0].pk
+    await comm.disconnect()
