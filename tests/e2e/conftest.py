@@ -1,7 +1,8 @@
 """Browser-test infrastructure: the real ASGI app under daphne, a headless Chromium, sign-in.
 
-* ``live_server_url`` -- a daphne process (HTTP + websockets, the same ``encompass.asgi``
-  application production runs) serving the pytest-django test database. It is started once per
+* ``live_server_url`` -- a web process (``python -m encompass.server``: daphne, HTTP + websockets,
+  the same ``encompass.asgi`` application production runs) serving the pytest-django test
+  database. It is started once per
   session and torn down before the test database is dropped; each test that uses it runs with
   ``transactional_db`` so what the test writes is committed and visible to the server process
   (and is flushed after the test).
@@ -15,19 +16,15 @@ Mark browser tests ``@pytest.mark.e2e``.
 """
 
 import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from django.conf import settings
 
-ROOT = Path(__file__).resolve().parents[2]
+from encompass.testing.servers import ServerDidNotStart, WebServer
+
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 CHROMIUM = os.environ.get("ENCOMPASS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -38,90 +35,37 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SERVER_START_TIMEOUT = 60
-DAPHNE = [sys.executable, "-m", "encompass.server"]  # daphne + the direct frame writer
-
-
-def _free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _database_url(db):
-    """A DATABASE_URL for the server process pointing at the test database pytest-django made."""
-    if db["ENGINE"] == "django.db.backends.sqlite3":
-        name = str(db["NAME"])
-        if name == ":memory:" or name.startswith("file:memorydb"):
-            pytest.fail(
-                "Browser tests need a database another process can open: set DATABASE_URL "
-                "(PostgreSQL), as `make test` does."
-            )
-        return f"sqlite:///{name}"
-    user = quote(db.get("USER") or "", safe="")
-    password = quote(db.get("PASSWORD") or "", safe="")
-    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-    host = db.get("HOST") or "127.0.0.1"
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    return f"postgres://{auth}{host}{port}/{quote(str(db['NAME']), safe='')}"
-
-
-def _wait_until_up(url, process, log_path):
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"daphne exited with {process.returncode}:\n{log_path.read_text()[-4000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=10) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.2)
-    process.kill()
-    pytest.fail(f"daphne did not answer /healthz in time:\n{log_path.read_text()[-4000:]}")
 
 
 @pytest.fixture(scope="session")
 def _daphne_server(django_db_setup, django_db_blocker, tmp_path_factory):
-    """One daphne process for the session, serving the test database."""
+    """One web process (``python -m encompass.server``) for the session, on the test database."""
     from django.db import connection
 
     with django_db_blocker.unblock():
         db = dict(connection.settings_dict)
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "encompass.settings",
-        "DATABASE_URL": _database_url(db),
-        # Same secrets as the test process: API-key hashes and signed values must agree.
-        "SECRET_KEY": settings.SECRET_KEY,
-        "ENCOMPASS_KEY_ENCRYPTION_KEY": settings.KEY_ENCRYPTION_KEY,
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "ENCOMPASS_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("TEST_DATABASE_NAME", None)
     log_path = tmp_path_factory.mktemp("daphne") / "daphne.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [*DAPHNE, "-b", "127.0.0.1", "-p", str(port), "encompass.asgi:application"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
+    server = WebServer(
+        db,
+        log_path,
+        env={
+            "DJANGO_SETTINGS_MODULE": "encompass.settings",
+            # Same secrets as the test process: API-key hashes and signed values must agree.
+            "SECRET_KEY": settings.SECRET_KEY,
+            "ENCOMPASS_KEY_ENCRYPTION_KEY": settings.KEY_ENCRYPTION_KEY,
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "PYTHONUNBUFFERED": "1",
+        },
+    )
+    server.env["ENCOMPASS_PUBLIC_BASE_URL"] = server.url
     try:
-        _wait_until_up(url, process, log_path)
-        yield url
+        server.start()
+    except ServerDidNotStart as exc:
+        pytest.fail(str(exc))
+    try:
+        yield server.url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        server.stop()
 
 
 @pytest.fixture

@@ -5,13 +5,8 @@ Process 1 is plain daphne; process 2 is ``python -m encompass.server`` (daphne w
 frame writer), so the socket's frames are the ones the hub writes itself."""
 
 import asyncio
+import contextlib
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -27,69 +22,29 @@ from devices.services import rotate_device_token
 from encompass.events.models import Event
 from encompass.tenancy.roles import Role
 from encompass.testing.factories import make_device
+from encompass.testing.servers import WebServer
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def web_processes():
+def web_processes(tmp_path):
     if not settings.REDIS_URL or connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL and REDIS_URL")
-    db = connection.settings_dict
     env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "ENCOMPASS_EVENT_TAIL": "0",
         "LOG_LEVEL": "WARNING",
         "ENCOMPASS_DEVICE_RATE": "100000/min",
     }
-    ports = [_free_port(), _free_port()]
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                module,
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "encompass.asgi:application",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        for module, port in zip(("daphne", "encompass.server"), ports, strict=True)
-    ]
-    try:
-        deadline = time.time() + 60
-        for port in ports:
-            while True:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.time() > deadline:
-                    raise AssertionError(
-                        "daphne did not start: " + procs[0].stderr.read1().decode()[-2000:]
-                    )
-                time.sleep(0.3)
-        yield ports
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait(timeout=20)
+    with contextlib.ExitStack() as stack:
+        servers = [
+            stack.enter_context(
+                WebServer(connection.settings_dict, tmp_path / f"{module}.log", env=env,
+                          module=module)
+            )
+            for module in ("daphne", "encompass.server")
+        ]  # fmt: skip
+        yield [server.port for server in servers]
 
 
 def test_event_through_process_one_reaches_socket_on_process_two(world, web_processes):
