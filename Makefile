@@ -57,7 +57,7 @@ run: venv
 	    encompass.asgi:application & pids+=($$!); \
 	  $$PY manage.py qcluster & pids+=($$!); \
 	  if $$PY manage.py help simulate_fleet >/dev/null 2>&1; then \
-	    $$PY manage.py simulate_fleet --devices 25 --rate 1 & pids+=($$!); fi; \
+	    $$PY manage.py simulate_fleet --devices 25 --rate 1 --url "http://127.0.0.1:$$PORT" & pids+=($$!); fi; \
 	  sleep 2; echo; \
 	  echo "Encompass is running at http://127.0.0.1:$$PORT/  (admin: /admin/, API: /api/schema/swagger/)"; \
 	  if [ -s "$$CREDENTIALS" ]; then echo "Demo sign-ins (generated; also in $$CREDENTIALS):"; \
