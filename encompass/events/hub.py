@@ -193,8 +193,12 @@ class Hub:
                     continue
                 socket.hub_cursor = end
                 run = self._run_for(socket.audience, cursor, end)
-                if run is not None:
+                if run is None:
+                    continue
+                try:
                     socket.take(run)
+                except Exception:  # one broken socket must not hold up the others
+                    logger.exception("handing events to a websocket failed")
         self._trim()
 
     def absorb(self):

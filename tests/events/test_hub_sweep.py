@@ -129,3 +129,18 @@ async def test_dispatch_starts_the_sweeps():
     await asyncio.sleep(0.05)
     assert socket.ids == [1, 2, 3]
     hub._fanout.cancel()
+
+
+async def test_one_failing_socket_does_not_hold_up_the_others(caplog):
+    hub = make_hub()
+    reach = Reach({1}, set())
+    first, broken, last = await listen(hub, ["org.1"], reach, count=3)
+
+    def fail(run):
+        raise RuntimeError("this socket is broken")
+
+    broken.take = fail
+    hub.pending.append(event(1))
+    await hub.sweep()
+    assert first.ids == [1] and last.ids == [1]
+    assert "handing events to a websocket failed" in caplog.text
