@@ -2,8 +2,6 @@
 (``python -m encompass.server``: daphne with the direct frame writer, as ``make run`` starts it)."""
 
 import os
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -11,6 +9,11 @@ from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from encompass.testing.servers import ServerDidNotStart, WebServer, free_port  # noqa: E402
+
+__all__ = ["WebProcess", "drop_database", "free_port", "recreate_database", "setup_django"]
 BENCH_DB = os.environ.get("ENCOMPASS_BENCH_DATABASE", "encompass_bench")
 
 
@@ -47,7 +50,6 @@ def setup_django(bench_url):
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "encompass.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ.setdefault("DEBUG", "0")
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()
@@ -56,67 +58,36 @@ def setup_django(bench_url):
     call_command("migrate", verbosity=0)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class WebProcess:
-    """One web process serving encompass.asgi, with its RSS sampled while it runs. ``server`` is
-    the module run with ``python -m``: ``encompass.server``, or ``daphne`` to measure without the
-    direct frame writer."""
+class WebProcess(WebServer):
+    """One web process serving encompass.asgi, started at once, with its RSS sampled while it
+    runs. ``server`` is the module run with ``python -m``: ``encompass.server``, or ``daphne`` to
+    measure without the direct frame writer."""
 
     def __init__(self, bench_url, server="encompass.server", **env):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        full_env = {
-            **os.environ,
-            "DATABASE_URL": bench_url,
-            "LOG_LEVEL": "WARNING",
-            # Measure what production runs: no query log, no debug pages.
-            "DEBUG": "0",
-            "ENCOMPASS_DEVICE_RATE": "1000000/min",
-            "ENCOMPASS_EVENT_TAIL": "0",
-            **env,
-        }
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                server,
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "encompass.asgi:application",
-            ],
-            cwd=ROOT,
-            env=full_env,
-            stdout=subprocess.DEVNULL,
+        super().__init__(
+            bench_url,
+            env={
+                "LOG_LEVEL": "WARNING",
+                # Measure what production runs: no query log, no debug pages.
+                "DEBUG": "0",
+                "ENCOMPASS_DEVICE_RATE": "1000000/min",
+                "ENCOMPASS_EVENT_TAIL": "0",
+                **env,
+            },
+            module=server,
         )
-        self.server = server
         self.peak_rss = 0
         self._stop = threading.Event()
         self._sampler = threading.Thread(target=self._sample, daemon=True)
-        self._wait()
+        try:
+            self.start()
+        except ServerDidNotStart as exc:
+            raise SystemExit(str(exc)) from None
         self._sampler.start()
-
-    def _wait(self):
-        import httpx
-
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        raise SystemExit(f"{self.server} did not start")
 
     def rss_mb(self):
         try:
-            with open(f"/proc/{self.proc.pid}/status") as status:
+            with open(f"/proc/{self.process.pid}/status") as status:
                 for line in status:
                     if line.startswith("VmRSS:"):
                         return int(line.split()[1]) / 1024
@@ -131,5 +102,4 @@ class WebProcess:
 
     def stop(self):
         self._stop.set()
-        self.proc.terminate()
-        self.proc.wait(timeout=20)
+        return super().stop()

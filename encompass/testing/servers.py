@@ -48,16 +48,18 @@ class WebServer:
     """One web process on a free port; ``with WebServer(...) as server:`` starts it and waits
     until ``/healthz`` answers, and stops it (SIGTERM, then SIGKILL) afterwards.
 
-    ``env`` is added to this process's environment (a value of None removes the variable);
-    ``module`` is what runs with ``python -m``; the output goes to ``log_path``.
+    ``db_url`` is its DATABASE_URL (``database_url(connection.settings_dict)`` for the test
+    database); ``env`` is added to this process's environment (a value of None removes the
+    variable); ``module`` is what runs with ``python -m``; the output goes to ``log_path``
+    (None: standard output discarded, errors to this process's standard error).
     """
 
-    def __init__(self, db, log_path, *, env=None, module="encompass.server"):
+    def __init__(self, db_url, log_path=None, *, env=None, module="encompass.server"):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = Path(log_path)
+        self.log_path = Path(log_path) if log_path is not None else None
         self.module = module
-        self.env = {**os.environ, "DATABASE_URL": database_url(db)}
+        self.env = {**os.environ, "DATABASE_URL": db_url}
         self.env.pop("TEST_DATABASE_NAME", None)  # the child uses the test database as it is
         for key, value in (env or {}).items():
             if value is None:
@@ -67,18 +69,23 @@ class WebServer:
         self.process = None
 
     def output(self):
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return self.log_path.read_text(errors="replace")
 
     def start(self):
         command = [sys.executable, "-m", self.module, "-b", "127.0.0.1", "-p", str(self.port)]
-        with self.log_path.open("wb") as log:
+        if self.log_path is None:  # output discarded, errors to this process's stderr
+            output = {"stdout": subprocess.DEVNULL}
+        else:
+            output = {"stdout": self.log_path.open("wb"), "stderr": subprocess.STDOUT}
+        try:
             self.process = subprocess.Popen(
-                [*command, "encompass.asgi:application"],
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
+                [*command, "encompass.asgi:application"], cwd=ROOT, env=self.env, **output
             )
+        finally:
+            if self.log_path is not None:
+                output["stdout"].close()
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -23,7 +23,7 @@ from urllib.parse import quote
 import pytest
 from django.conf import settings
 
-from encompass.testing.servers import ServerDidNotStart, WebServer
+from encompass.testing.servers import ServerDidNotStart, WebServer, database_url
 
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 CHROMIUM = os.environ.get("ENCOMPASS_CHROMIUM", "/usr/bin/chromium")
@@ -45,8 +45,12 @@ def _daphne_server(django_db_setup, django_db_blocker, tmp_path_factory):
     with django_db_blocker.unblock():
         db = dict(connection.settings_dict)
     log_path = tmp_path_factory.mktemp("daphne") / "daphne.log"
+    try:
+        db_url = database_url(db)
+    except ServerDidNotStart as exc:
+        pytest.fail(str(exc))
     server = WebServer(
-        db,
+        db_url,
         log_path,
         env={
             "DJANGO_SETTINGS_MODULE": "encompass.settings",

@@ -22,7 +22,7 @@ from devices.services import rotate_device_token
 from encompass.events.models import Event
 from encompass.tenancy.roles import Role
 from encompass.testing.factories import make_device
-from encompass.testing.servers import WebServer
+from encompass.testing.servers import WebServer, database_url
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -39,8 +39,8 @@ def web_processes(tmp_path):
     with contextlib.ExitStack() as stack:
         servers = [
             stack.enter_context(
-                WebServer(connection.settings_dict, tmp_path / f"{module}.log", env=env,
-                          module=module)
+                WebServer(database_url(connection.settings_dict), tmp_path / f"{module}.log",
+                          env=env, module=module)
             )
             for module in ("daphne", "encompass.server")
         ]  # fmt: skip

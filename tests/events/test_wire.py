@@ -36,7 +36,7 @@ from encompass.events.models import Event
 from encompass.events.wire import text_frame
 from encompass.tenancy.roles import Role
 from encompass.testing.factories import make_device
-from encompass.testing.servers import WebServer
+from encompass.testing.servers import WebServer, database_url
 
 WS_QUEUE = 50  # the server's per-socket outbox (ENCOMPASS_WS_QUEUE): small, so overflow is quick
 TIMEOUT = 30
@@ -113,7 +113,7 @@ def server(django_db_setup, tmp_path_factory):
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (a second process shares the test database)")
     running = Server(
-        connection.settings_dict,
+        database_url(connection.settings_dict),
         tmp_path_factory.mktemp("wire") / "server.log",
         env={
             "REDIS_URL": None,
