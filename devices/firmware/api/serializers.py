@@ -7,6 +7,7 @@ from encompass.api.serializers import TenantSerializer
 from encompass.tenancy.models import Site
 
 from ..models import DeviceUpdate, FirmwareRelease, Rollout, SigningKey
+from ..services.planning import SETTINGS_FIELDS
 
 
 class SigningKeySerializer(TenantSerializer):
@@ -151,18 +152,7 @@ class RolloutSerializer(TenantSerializer):
             "sites",
             "tags",
             "devices",
-            "waves",
-            "success_threshold",
-            "failure_threshold",
-            "failure_action",
-            "soak_minutes",
-            "manual_approval",
-            "window_start",
-            "window_end",
-            "max_start_delay_seconds",
-            "health_deadline_minutes",
-            "update_timeout_minutes",
-            "start_at",
+            *SETTINGS_FIELDS,  # the settings rollout planning validates, in the same order
             "status",
             "status_reason",
             "rollback_of",
