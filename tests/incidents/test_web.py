@@ -1,29 +1,12 @@
 """Web UI pages: board, incident page, forms calling the services, report; tenant isolation."""
 
 import pytest
-from django.test import Client
 
 from encompass.tenancy.roles import Role
+from encompass.testing.web import web
 from incidents.services import declare_incident
 
 pytestmark = pytest.mark.django_db
-
-
-def web(user):
-    """A signed-in client; privileged roles also pass the second factor (a verified TOTP device)."""
-    from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    from encompass.tenancy.mfa import requires_second_factor
-
-    client = Client()
-    client.force_login(user)
-    if requires_second_factor(user):
-        device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
-        session = client.session
-        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-        session.save()
-    return client
 
 
 @pytest.fixture

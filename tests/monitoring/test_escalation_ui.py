@@ -2,35 +2,18 @@
 "Escalate to incident" to the roles that may escalate and link alerts already escalated."""
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from devices.monitoring.models import Alert
 from devices.monitoring.services import raise_alert
 from encompass.tenancy.roles import Role
+from encompass.testing.web import web
 from incidents.models import Incident
 from incidents.services import escalate_alerts
 
 pytestmark = pytest.mark.django_db
 
 ESCALATORS = {Role.ADMIN, Role.SECURITY_OFFICER}
-
-
-def web(user):
-    """A signed-in client; privileged roles also pass the second factor (a verified TOTP device)."""
-    from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    from encompass.tenancy.mfa import requires_second_factor
-
-    client = Client()
-    client.force_login(user)
-    if requires_second_factor(user):
-        device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
-        session = client.session
-        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-        session.save()
-    return client
 
 
 def _alert(tenant, key="fan", title="Fan failed"):
