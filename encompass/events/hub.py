@@ -107,7 +107,8 @@ class Hub:
         self._lock = asyncio.Lock()
         self.pending = []
         self.frames = {}
-        self.runs = {}
+        self.runs = {}  # ids of a run -> the sweep's shared Run
+        self.stretches = {}  # (audience, from, to) -> that audience's Run of the log, or None
         self.log = []  # the Items not yet handed to every listener
         self.base = 0  # the log position of log[0]
         self.listeners = {}  # socket -> how many event groups (not user.<pk>) it is in
@@ -179,7 +180,8 @@ class Hub:
 
     async def sweep(self):
         """Hand every listening socket what it may see from its cursor to the end of the log."""
-        self.frames, self.runs = {}, {}  # the previous sweep's are written or held by sockets
+        # the previous sweep's are written or held by sockets
+        self.frames, self.runs, self.stretches = {}, {}, {}
         self.absorb()
         listeners = list(self.listeners)
         for start in range(0, len(listeners), SWEEP_CHUNK):
@@ -223,15 +225,15 @@ class Hub:
         """What an audience (sockets subscribed to ``groups``, with ``reach``) may see of the log
         between two positions, in log order: one shared :class:`Run` (None when nothing)."""
         key = (audience, cursor, end)
-        if key in self.runs:
-            return self.runs[key]
+        if key in self.stretches:
+            return self.stretches[key]
         groups, reach = audience
         items = [
             item
             for item in self.log[max(cursor - self.base, 0) : end - self.base]
             if not groups.isdisjoint(item.groups) and reach.sees(item.data)
         ]
-        run = self.runs[key] = self.run(items) if items else None
+        run = self.stretches[key] = self.run(items) if items else None
         return run
 
     def run(self, items):
