@@ -1,13 +1,12 @@
 """The demo seed's compliance part, and the admin changelists (tenant-scoped, bounded queries)."""
 
 import pytest
-from django.test import Client
 from django.urls import reverse
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from compliance.models import Framework
 from compliance.services.assessments import create_assessment
 from encompass.tenancy.roles import Role
+from encompass.testing.web import web
 
 pytestmark = pytest.mark.usefixtures("catalogue")
 
@@ -15,13 +14,7 @@ pytestmark = pytest.mark.usefixtures("catalogue")
 def staff_client(user):
     user.is_staff = True
     user.save(update_fields=["is_staff"])
-    client = Client()
-    client.force_login(user)
-    device = TOTPDevice.objects.create(user=user, name="t", confirmed=True)
-    session = client.session
-    session["otp_device_id"] = device.persistent_id
-    session.save()
-    return client
+    return web(user)
 
 
 def _queries(client, url):

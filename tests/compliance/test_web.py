@@ -1,32 +1,16 @@
 """Web UI pages: scorecard, checks, assessment tree, reports -- tenant-scoped and role-aware."""
 
 import pytest
-from django.test import Client
 from django.urls import reverse
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from compliance.models import Framework
 from compliance.services.assessments import create_assessment
 from compliance.services.checks import run_checks
 from encompass.audit.models import AuditEntry
 from encompass.tenancy.roles import Role
+from encompass.testing.web import web
 
 pytestmark = pytest.mark.usefixtures("catalogue")
-
-
-def signed_in(user):
-    client = Client()
-    client.force_login(user)
-    if TOTPDevice.objects.filter(user=user).exists() or user.username.endswith(
-        ("admin", "officer")
-    ):
-        device = TOTPDevice.objects.filter(user=user).first() or TOTPDevice.objects.create(
-            user=user, name="t", confirmed=True
-        )
-        session = client.session
-        session["otp_device_id"] = device.persistent_id
-        session.save()
-    return client
 
 
 @pytest.fixture
@@ -43,7 +27,7 @@ def assessment(world, fleet):
 
 
 def test_scorecard_checks_and_assessment_pages(world, assessment):
-    client = signed_in(world.a.user(Role.AUDITOR))
+    client = web(world.a.user(Role.AUDITOR))
     page = client.get(reverse("compliance_ui:scorecard"))
     assert page.status_code == 200
     assert b"ETSI review" in page.content and b"<svg" in page.content
@@ -63,7 +47,7 @@ def test_scorecard_checks_and_assessment_pages(world, assessment):
 
 
 def test_officer_sets_a_result_in_the_web_ui(world, assessment):
-    client = signed_in(world.a.user(Role.SECURITY_OFFICER))
+    client = web(world.a.user(Role.SECURITY_OFFICER))
     row = assessment.results.get(requirement__ref="5.2-1")
     response = client.post(
         reverse("compliance_ui:set_result", args=[row.pk]),
@@ -81,17 +65,17 @@ def test_officer_sets_a_result_in_the_web_ui(world, assessment):
 
 
 def test_other_tenant_pages_are_not_found(world, assessment):
-    client = signed_in(world.b.user(Role.AUDITOR))
+    client = web(world.b.user(Role.AUDITOR))
     assert client.get(reverse("compliance_ui:assessment", args=[assessment.pk])).status_code == 404
     row = assessment.results.first()
-    client = signed_in(world.b.user(Role.SECURITY_OFFICER))
+    client = web(world.b.user(Role.SECURITY_OFFICER))
     assert (
         client.post(reverse("compliance_ui:set_result", args=[row.pk]), {"result": "compliant"})
     ).status_code == 404
 
 
 def test_web_export_is_audited(world, assessment):
-    client = signed_in(world.a.user(Role.AUDITOR))
+    client = web(world.a.user(Role.AUDITOR))
     response = client.get(reverse("compliance_ui:export", args=[assessment.pk, "soa", "html"]))
     assert response.status_code == 200
     assert response["Content-Disposition"].startswith("attachment")

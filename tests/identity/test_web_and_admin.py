@@ -3,7 +3,6 @@
 import datetime
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -12,24 +11,11 @@ from devices.identity.choices import RevocationReason
 from devices.identity.models import DeviceCertificate
 from encompass.tenancy.roles import Role
 from encompass.testing.factories import make_device
+from encompass.testing.web import web
 
 from .conftest import enroll_device
 
 pytestmark = pytest.mark.django_db
-
-
-def signed_in(user):
-    """A client signed in as ``user`` with the second factor given (as after TOTP sign-in)."""
-    from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    client = Client()
-    client.force_login(user)
-    device, _ = TOTPDevice.objects.get_or_create(user=user, name="test", confirmed=True)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session.save()
-    return client
 
 
 def count_queries(func):
@@ -60,7 +46,7 @@ def test_overview_shows_expiring_and_revoked(world, ca_a, ca_b):
     revoke_certificate(
         certs[1], actor=world.a.user(Role.ADMIN), reason_code=RevocationReason.KEY_COMPROMISE
     )
-    response = signed_in(world.a.user(Role.AUDITOR)).get(reverse("identity_ui:overview"))
+    response = web(world.a.user(Role.AUDITOR)).get(reverse("identity_ui:overview"))
     assert response.status_code == 200
     assert response.context["expiring"] == [DeviceCertificate.objects.get(pk=certs[0].pk)]
     assert list(response.context["revoked"]) == [DeviceCertificate.objects.get(pk=certs[1].pk)]
@@ -69,7 +55,7 @@ def test_overview_shows_expiring_and_revoked(world, ca_a, ca_b):
 
 
 def test_overview_query_count_is_flat(world, ca_a):
-    client = signed_in(world.a.user(Role.OPERATOR))
+    client = web(world.a.user(Role.OPERATOR))
     fleet(world, 2)
     few = count_queries(lambda: client.get(reverse("identity_ui:overview")))
     certs = fleet(world, 6)
@@ -82,18 +68,18 @@ def test_overview_query_count_is_flat(world, ca_a):
 
 def test_authority_page_is_tenant_scoped(world, ca_a, ca_b):
     user = world.a.user(Role.TECHNICIAN)
-    assert signed_in(user).get(reverse("identity_ui:authority", args=[ca_a.pk])).status_code == 200
-    assert signed_in(user).get(reverse("identity_ui:authority", args=[ca_b.pk])).status_code == 404
+    assert web(user).get(reverse("identity_ui:authority", args=[ca_a.pk])).status_code == 200
+    assert web(user).get(reverse("identity_ui:authority", args=[ca_b.pk])).status_code == 404
 
 
 def test_admin_revoke_action_uses_the_service(world, ca_a):
     certs = fleet(world, 2)
     url = reverse("admin:identity_devicecertificate_changelist")
     payload = {"action": "revoke_key_compromise", "_selected_action": [certs[0].pk]}
-    signed_in(world.a.user(Role.OPERATOR)).post(url, payload, follow=True)
+    web(world.a.user(Role.OPERATOR)).post(url, payload, follow=True)
     certs[0].refresh_from_db()
     assert certs[0].revoked_at is None  # operators may not revoke
-    response = signed_in(world.a.user(Role.SECURITY_OFFICER)).post(url, payload, follow=True)
+    response = web(world.a.user(Role.SECURITY_OFFICER)).post(url, payload, follow=True)
     assert response.status_code == 200
     certs[0].refresh_from_db()
     assert certs[0].revocation_reason == RevocationReason.KEY_COMPROMISE
@@ -102,7 +88,7 @@ def test_admin_revoke_action_uses_the_service(world, ca_a):
 
 
 def test_admin_changelist_hides_other_tenant_and_stays_flat(world, ca_a, ca_b):
-    client = signed_in(world.a.user(Role.OPERATOR))
+    client = web(world.a.user(Role.OPERATOR))
     url = reverse("admin:identity_devicecertificate_changelist")
     fleet(world, 2)
     few = count_queries(lambda: client.get(url))
@@ -121,7 +107,7 @@ def test_enrollment_token_page_shows_the_token_once(world, ca_a):
     device = make_device(world.a.org, site=world.a.sites[0], state=LifecycleState.PROVISIONED)
     other = make_device(world.b.org, site=world.b.sites[0], state=LifecycleState.PROVISIONED)
     url = reverse("identity_ui:token-new")
-    client = signed_in(world.a.user(Role.OPERATOR))
+    client = web(world.a.user(Role.OPERATOR))
     response = client.post(url, {"device": device.pk, "ttl_hours": 4})
     assert response.status_code == 200
     plaintext = response.context["issued"]["plaintext"]
@@ -131,6 +117,6 @@ def test_enrollment_token_page_shows_the_token_once(world, ca_a):
     assert plaintext not in client.get(url).content.decode()
     refused = client.post(url, {"device": other.pk})
     assert "device" in refused.context["form"].errors
-    auditor = signed_in(world.a.user(Role.AUDITOR)).post(url, {"device": device.pk})
+    auditor = web(world.a.user(Role.AUDITOR)).post(url, {"device": device.pk})
     assert auditor.context["issued"] is None
     assert EnrollmentToken.objects.filter(device=device).count() == 1

@@ -2,26 +2,13 @@ import datetime
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 from django.urls import reverse
-from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from compliance.risk import services
 from compliance.risk.models import Risk
 from encompass.audit.models import AuditEntry
 from encompass.tenancy.roles import Role
-
-
-def signed_in(user):
-    """A browser session for ``user``, second factor already given."""
-    client = Client()
-    client.force_login(user)
-    device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session.save()
-    return client
+from encompass.testing.web import web
 
 
 @pytest.fixture
@@ -40,7 +27,7 @@ def register(world, make_risk, officer):
 
 
 def test_register_lists_own_org_and_filters(world, register):
-    client = signed_in(world.a.user(Role.AUDITOR))
+    client = web(world.a.user(Role.AUDITOR))
     page = client.get(reverse("risk_ui:register")).content.decode()
     assert "Gateway takeover" in page and "Jamming" in page and "B secret" not in page
     page = client.get(reverse("risk_ui:register"), {"level": "high"}).content.decode()
@@ -51,7 +38,7 @@ def test_register_lists_own_org_and_filters(world, register):
 
 
 def test_heatmap_counts_and_cell_links(world, register):
-    client = signed_in(world.a.user(Role.OPERATOR))
+    client = web(world.a.user(Role.OPERATOR))
     response = client.get(reverse("risk_ui:heatmap"))
     html = response.content.decode()
     assert response.status_code == 200
@@ -66,7 +53,7 @@ def test_heatmap_counts_and_cell_links(world, register):
 
 def test_other_tenants_risk_is_not_found(world, register, make_risk):
     theirs = Risk.objects.get(title="B secret")
-    client = signed_in(world.a.user(Role.ADMIN))
+    client = web(world.a.user(Role.ADMIN))
     assert client.get(reverse("risk_ui:risk", args=[theirs.pk])).status_code == 404
     assert (
         client.post(
@@ -78,7 +65,7 @@ def test_other_tenants_risk_is_not_found(world, register, make_risk):
 
 def test_detail_forms_call_the_services(world, register, officer):
     risk = register["low"]
-    client = signed_in(officer)
+    client = web(officer)
     assert client.get(reverse("risk_ui:risk", args=[risk.pk])).status_code == 200
     response = client.post(
         reverse("risk_ui:risk_action", args=[risk.pk, "residual"]), {"likelihood": 2, "impact": 1}
@@ -96,7 +83,7 @@ def test_detail_forms_call_the_services(world, register, officer):
         {"title": "Add LTE fallback", "requirement_refs": "nist-csf:ZZ.99"},
     )
     assert response.status_code == 400 and "no assessable requirement" in response.content.decode()
-    operator = signed_in(world.a.user(Role.OPERATOR))
+    operator = web(world.a.user(Role.OPERATOR))
     response = operator.post(
         reverse("risk_ui:risk_action", args=[risk.pk, "close"]), {"reason": "x"}
     )
@@ -106,7 +93,7 @@ def test_detail_forms_call_the_services(world, register, officer):
 
 
 def test_create_and_accept_through_the_ui(world, officer):
-    client = signed_in(officer)
+    client = web(officer)
     response = client.post(
         reverse("risk_ui:risk_new"),
         {
@@ -129,12 +116,12 @@ def test_create_and_accept_through_the_ui(world, officer):
 
 
 def test_vulnerability_pages_and_import(world, officer, fleet, vuln):
-    client = signed_in(world.a.user(Role.AUDITOR))
+    client = web(world.a.user(Role.AUDITOR))
     html = client.get(reverse("risk_ui:vulnerabilities")).content.decode()
     assert "CVE-2026-10001" in html and "1 unverified firmware" in html
     html = client.get(reverse("risk_ui:vulnerability", args=[vuln.pk])).content.decode()
     assert fleet["mid"].name in html and fleet["new"].name not in html
-    officer_client = signed_in(officer)
+    officer_client = web(officer)
     bad = SimpleUploadedFile("feed.csv", b"identifier,title,cvss_score\nCVE-2026-1,x,99\n")
     response = officer_client.post(reverse("risk_ui:vulnerability_import"), {"file": bad})
     assert response.status_code == 400 and "line 2" in response.content.decode()
@@ -144,7 +131,7 @@ def test_vulnerability_pages_and_import(world, officer, fleet, vuln):
 
 
 def test_exports_are_audited(world, register):
-    client = signed_in(world.a.user(Role.AUDITOR))
+    client = web(world.a.user(Role.AUDITOR))
     response = client.get(reverse("risk_ui:export_csv"), {"level": "high"})
     assert response.status_code == 200
     text = response.content.decode()
@@ -161,7 +148,7 @@ def test_exports_are_audited(world, register):
 
 
 def test_register_query_count_is_flat(world, make_risk, django_assert_max_num_queries):
-    client = signed_in(world.a.user(Role.AUDITOR))
+    client = web(world.a.user(Role.AUDITOR))
     make_risk()
     client.get(reverse("risk_ui:register"))
     from django.db import connection
