@@ -24,7 +24,9 @@
  *               refetch; event-driven pages need nothing: the replay brings what was missed).
  * whileDown(fn, ms)  call fn every ms while the socket is not live (a polling fallback).
  *
- * Reconnects with backoff (0.5 s doubling to 15 s) and re-subscribes every scope from the last
+ * Reconnects after a random wait of up to the backoff (0.5 s doubling to 15 s; so the browsers
+ * of a whole operations floor do not all come back at once when a web process restarts) and
+ * re-subscribes every scope from the last
  * event id delivered; follows "resync" and "replay_truncated" by asking for the replay again;
  * stops on 4401/4403 (signed out / second factor missing). No dependencies. */
 (function () {
@@ -122,7 +124,8 @@
         return;
       }
       self.setStatus("reconnecting…", false);
-      setTimeout(function () { self.connect(); }, self.backoff);
+      // "Full jitter": anywhere from 0.1 s to the current backoff.
+      setTimeout(function () { self.connect(); }, 100 + Math.random() * (self.backoff - 100));
       self.backoff = Math.min(self.backoff * 2, 15000);
     };
   };

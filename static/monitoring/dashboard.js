@@ -82,9 +82,12 @@
     rows.slice(0, 25).forEach(function (a) {
       var row = document.createElement("tr");
       var sev = text("td", ""); sev.appendChild(text("span", a.severity, "badge sev sev-" + a.severity)); row.appendChild(sev);
-      row.appendChild(text("td", a.title));
-      row.appendChild(text("td", "×" + a.count, "mono"));
-      row.appendChild(text("td", a.status));
+      // the title, and under it how often, its status and when it was last seen
+      var what = text("td", "");
+      what.appendChild(text("span", a.title, "alert-title"));
+      var seen = new Date(a.last_seen_at).toLocaleTimeString([], {hour12: false});
+      what.appendChild(text("span", "×" + a.count + " · " + a.status + " · last " + seen, "alert-meta"));
+      row.appendChild(what);
       row.appendChild(incidentCell(a));
       alertsBody.appendChild(row);
     });
@@ -92,7 +95,7 @@
     if (!rows.length) {
       var none = document.createElement("tr");
       none.appendChild(text("td", "No open alerts.", "empty"));
-      none.firstChild.colSpan = 5;
+      none.firstChild.colSpan = 3;
       alertsBody.appendChild(none);
     }
   }
@@ -116,7 +119,9 @@
         input.type = "hidden"; input.name = pair[0]; input.value = pair[1];
         form.appendChild(input);
       });
-      form.appendChild(text("button", "Escalate to incident"));
+      var button = text("button", "Escalate");
+      button.title = "Escalate to incident";
+      form.appendChild(button);
       cell.appendChild(form);
     }
     return cell;
