@@ -174,13 +174,30 @@ class EventConsumer(AsyncWebsocketConsumer):
         device = OTPDevice.from_persistent_id(persistent_id) if persistent_id else None
         return device is None or device.user_id != user.pk
 
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # Also when the server cancels this socket without a ``websocket.disconnect`` (it
+            # does at shutdown, and when a closed socket's application is slow to end): the
+            # sender ends with the socket, and the hub stops writing to it.
+            await self._stop_sender()
+            hub = getattr(self, "hub", None)
+            if hub is not None:
+                hub.forget(self)
+
     async def disconnect(self, code):
+        await self._stop_sender()
         hub = getattr(self, "hub", None)
         if hub is not None:
             await hub.leave_all(self)
+
+    async def _stop_sender(self):
         sender = getattr(self, "sender", None)
-        if sender is not None:
+        if sender is not None and not sender.done():
             sender.cancel()
+            # the sender ends on its own cancellation; this task's own is not swallowed
+            await asyncio.wait([sender])
 
     # --- client messages -----------------------------------------------------------------------
     async def receive(self, text_data=None, bytes_data=None):

@@ -155,6 +155,16 @@ class Hub:
         for group in [g for g, sockets in self.members.items() if socket in sockets]:
             await self.leave(group, socket)
 
+    def forget(self, socket):
+        """Drop a socket at once, without waiting (its application was cancelled): the sweep no
+        longer writes to it. Groups it leaves empty stay joined on the channel layer; their
+        events are dropped on arrival (no local member), and a later ``join`` reuses them."""
+        self.listeners.pop(socket, None)
+        for group in [g for g, sockets in self.members.items() if socket in sockets]:
+            self.members[group].discard(socket)
+            if not self.members[group]:
+                del self.members[group]
+
     # --- delivery ------------------------------------------------------------------------------
     def dispatch(self, events):
         """Queue events for the sweep (called in the loop)."""

@@ -312,3 +312,27 @@ async def test_subscribed_then_replay_then_live(world):
     assert messages[0]["replayed"] == 1  # "before", already sent live: not sent again
     assert messages[1]["event"]["id"] == during[0].pk
     await comm.disconnect()
+
+
+async def test_a_socket_cancelled_without_disconnect_leaves_nothing_behind(world):
+    """At shutdown (or when it stops waiting) the server cancels a socket's application without
+    a ``websocket.disconnect``: its sender must end with it and the hub must stop writing to it."""
+    from encompass.events.hub import get_hub
+
+    comm, _ = await connect(world.a.user(Role.OPERATOR))
+    await subscribe(comm, "organization", world.a.org.pk)
+    hub = get_hub()
+    [socket] = list(hub.listeners)
+    sender = socket.sender
+    comm.future.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await comm.future
+    assert sender.done()
+    assert socket not in hub.listeners
+    assert not any(socket in sockets for sockets in hub.members.values())
+    # The hub still delivers to the sockets that are left.
+    other, _ = await connect(world.a.user(Role.OPERATOR))
+    await subscribe(other, "organization", world.a.org.pk)
+    await _event("test.after", world.a.org)
+    assert (await next_message(other, _is_event()))["event"]["kind"] == "test.after"
+    await other.disconnect()
