@@ -6,8 +6,7 @@ from django.urls import reverse
 from compliance.risk import services
 from compliance.risk.models import Risk
 from encompass.tenancy.roles import Role
-
-from .test_web import signed_in
+from encompass.testing.web import web
 
 CHANGELISTS = ["risk", "mitigation", "vulnerability", "asset", "threat", "riskmatrix"]
 
@@ -15,7 +14,7 @@ CHANGELISTS = ["risk", "mitigation", "vulnerability", "asset", "threat", "riskma
 def staff(user):
     user.is_staff = True
     user.save(update_fields=["is_staff"])
-    return signed_in(user)
+    return web(user)
 
 
 def seed(world, officer, n):
