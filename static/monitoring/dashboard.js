@@ -92,6 +92,11 @@
       alertsBody.appendChild(row);
     });
     document.getElementById("alert-count").textContent = String(openAlerts.size);
+    // The incident column only when there is something to show in it: a linked incident, or a
+    // button for a role that may escalate.
+    var incidents = Array.prototype.some.call(alertsBody.querySelectorAll("td.alert-incident"),
+      function (cell) { return cell.hasChildNodes(); });
+    alertsBody.closest("table").classList.toggle("no-incident", !incidents);
     if (!rows.length) {
       var none = document.createElement("tr");
       none.appendChild(text("td", "No open alerts.", "empty"));

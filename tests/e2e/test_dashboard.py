@@ -111,7 +111,23 @@ def test_dashboard_updates_live(page, live_server_url, world):
     page.wait_for_selector("#open-alerts >> text=temp_c = 75.5", timeout=15000)
     assert page.locator("#alert-count").inner_text() == "1"
     assert "×1 · open" in page.locator("#open-alerts").inner_text()
+    # an Operator may not escalate and no alert has an incident: no empty Incident column
+    assert not page.locator("th", has_text="Incident").is_visible()
     screenshot(page, "dashboard")
+
+    # A Security officer may escalate: the column is there, with the button.
+    officer = world.a.user(Role.SECURITY_OFFICER)
+    officer.set_password(PASSWORD)
+    officer.save(update_fields=["password"])
+    officer_page = page.context.browser.new_context(base_url=live_server_url).new_page()
+    try:
+        sign_in(officer_page, live_server_url, officer, PASSWORD, next_path="/monitoring/")
+        officer_page.goto(f"{live_server_url}/monitoring/")
+        escalate = officer_page.locator("#open-alerts button", has_text="Escalate")
+        escalate.wait_for(timeout=15000)
+        assert officer_page.locator("th", has_text="Incident").is_visible()
+    finally:
+        officer_page.context.close()
 
     # The socket drops; what is stored while it is down arrives after the reconnect (replayed
     # from the last event id the page saw), once, and the page goes live again.
