@@ -117,6 +117,12 @@ class Reach:
         )
 
 
+def _sender_ended(task):
+    """A socket's sender ends when the socket does; if it failed, say so when it happens."""
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("websocket sender failed", exc_info=task.exception())
+
+
 class EventConsumer(AsyncWebsocketConsumer):
     # Sockets never join channel-layer groups themselves: the process hub does it once for all.
     channel_layer_alias = "encompass-no-per-socket-layer"
@@ -152,7 +158,10 @@ class EventConsumer(AsyncWebsocketConsumer):
         self._set_audience()
         self.hub = get_hub()
         await self.hub.join(user_group(user.pk), self)
-        self.sender = asyncio.get_running_loop().create_task(self._send_loop())
+        self.sender = asyncio.get_running_loop().create_task(
+            self._send_loop(), name="encompass-websocket-sender"
+        )
+        self.sender.add_done_callback(_sender_ended)
         ensure_tailer_started()
 
     def _admit(self, user):
@@ -179,12 +188,12 @@ class EventConsumer(AsyncWebsocketConsumer):
             await super().__call__(scope, receive, send)
         finally:
             # Also when the server cancels this socket without a ``websocket.disconnect`` (it
-            # does at shutdown, and when a closed socket's application is slow to end): the
-            # sender ends with the socket, and the hub stops writing to it.
-            await self._stop_sender()
+            # does at shutdown, and when a closed socket's application is slow to end): the hub
+            # stops writing to it at once, and the sender ends with it.
             hub = getattr(self, "hub", None)
             if hub is not None:
                 hub.forget(self)
+            await self._stop_sender()
 
     async def disconnect(self, code):
         await self._stop_sender()

@@ -112,12 +112,14 @@ class Hub:
         self.log = []  # the Items not yet handed to every listener
         self.base = 0  # the log position of log[0]
         self.listeners = {}  # socket -> how many event groups (not user.<pk>) it is in
+        self.forgotten = set()  # groups emptied by forget(), still joined on the layer
         self._wake = asyncio.Event()
         self._fanout = None
 
     # --- membership ----------------------------------------------------------------------------
     async def join(self, group, socket):
         async with self._lock:
+            await self._discard_forgotten()
             first = not self.members[group]
             if socket not in self.members[group]:
                 self.members[group].add(socket)
@@ -127,14 +129,20 @@ class Hub:
                         self.listeners[socket] = 0
                     self.listeners[socket] += 1
             if first and self.use_layer:
-                await self._ensure_reader()
-                try:
-                    await self.layer.group_add(group, self.channel)
-                except Exception:
-                    logger.warning("could not join channel-layer group %s", group, exc_info=True)
+                # Shielded: a socket that goes away meanwhile must not leave the group (now in
+                # ``members``, so later sockets will not add it) unjoined on the layer.
+                await asyncio.shield(self._join_layer(group))
+
+    async def _join_layer(self, group):
+        await self._ensure_reader()
+        try:
+            await self.layer.group_add(group, self.channel)
+        except Exception:
+            logger.warning("could not join channel-layer group %s", group, exc_info=True)
 
     async def leave(self, group, socket):
         async with self._lock:
+            await self._discard_forgotten()
             sockets = self.members.get(group)
             if not sockets or socket not in sockets:
                 return
@@ -157,13 +165,26 @@ class Hub:
 
     def forget(self, socket):
         """Drop a socket at once, without waiting (its application was cancelled): the sweep no
-        longer writes to it. Groups it leaves empty stay joined on the channel layer; their
-        events are dropped on arrival (no local member), and a later ``join`` reuses them."""
+        longer writes to it. Groups it leaves empty are left on the channel layer by the next
+        ``join`` or ``leave`` (until then their events are dropped on arrival: no member)."""
         self.listeners.pop(socket, None)
         for group in [g for g, sockets in self.members.items() if socket in sockets]:
             self.members[group].discard(socket)
             if not self.members[group]:
                 del self.members[group]
+                self.forgotten.add(group)
+
+    async def _discard_forgotten(self):
+        """Leave the layer groups that ``forget`` emptied and nobody has joined since (under the
+        lock)."""
+        groups, self.forgotten = self.forgotten, set()
+        for group in groups:
+            if self.members.get(group) or not (self.use_layer and self.channel):
+                continue
+            try:
+                await self.layer.group_discard(group, self.channel)
+            except Exception:
+                logger.warning("could not leave group %s", group, exc_info=True)
 
     # --- delivery ------------------------------------------------------------------------------
     def dispatch(self, events):
@@ -304,11 +325,13 @@ class Hub:
         try:
             channel = await layer.new_channel("hub.")
         except Exception as exc:
-            ready.set_exception(exc)
+            if not ready.done():
+                ready.set_exception(exc)
             return
         self._reader_loop = asyncio.get_running_loop()
         self._reader_task = asyncio.current_task()
-        ready.set_result(channel)
+        if not ready.done():
+            ready.set_result(channel)
         while not self.loop.is_closed():
             try:
                 message = await layer.receive(channel)
@@ -323,6 +346,14 @@ class Hub:
                     self.loop.call_soon_threadsafe(self.dispatch, message.get("events") or [])
                 except RuntimeError:  # the web loop is gone
                     return
+
+    async def close(self):
+        """Stop delivering (the server is shutting down): the fan-out task and the layer reader."""
+        fanout, self._fanout = self._fanout, None
+        if fanout is not None and not fanout.done():
+            fanout.cancel()
+            await asyncio.wait([fanout])
+        self.stop()
 
     def stop(self):
         """Stop the layer reader (a new loop got a new hub)."""

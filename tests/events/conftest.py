@@ -56,6 +56,24 @@ async def drain(comm, wait=0.3):
     return messages
 
 
+def fake_event(event_id, org_id, kind="test.fake"):
+    """An event as the channel layer carries it (``serialize_event``'s shape), stored nowhere."""
+    return {
+        "id": event_id,
+        "organization": org_id,
+        "site": None,
+        "device_pk": None,
+        "device": None,
+        "kind": kind,
+        "source": "platform",
+        "severity": "info",
+        "event_id": None,
+        "occurred_at": None,
+        "received_at": "2026-11-27T00:00:00+00:00",
+        "payload": {},
+    }
+
+
 @pytest.fixture(autouse=True)
 def _no_tailer(settings):
     settings.EVENT_TAIL_ENABLED = False

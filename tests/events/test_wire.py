@@ -39,6 +39,8 @@ from encompass.tenancy.roles import Role
 from encompass.testing.factories import make_device
 from encompass.testing.servers import WebServer, database_url
 
+from .conftest import fake_event
+
 WS_QUEUE = 50  # the server's per-socket outbox (ENCOMPASS_WS_QUEUE): small, so overflow is quick
 TIMEOUT = 30
 
@@ -480,17 +482,30 @@ def test_stopping_the_server_with_clients_connected_is_clean(world, tmp_path, la
     redis_url = os.environ.get("REDIS_URL") if layer == "redis" else None
     if layer == "redis" and not redis_url:
         pytest.skip("needs REDIS_URL")
-    env = {"REDIS_URL": redis_url, "ENCOMPASS_EVENT_TAIL": "0", "DEBUG": "0"}
+    env = {
+        "REDIS_URL": redis_url,
+        "ENCOMPASS_EVENT_TAIL": "0",
+        "DEBUG": "0",
+        "ENCOMPASS_DEVICE_RATE": "100000/min",
+    }
     if redis_url:
         env["ENCOMPASS_CHANNEL_PREFIX"] = f"shutdown{os.getpid()}"
     server = Server(database_url(connection.settings_dict), tmp_path / "server.log", env=env)
     server.start()
     cookie = _cookie(world.a.user(Role.OPERATOR))
+    _device, token = _device_with_token(world.a)
 
     async def scenario():
         sockets = [await server.websocket(cookie, batch=n % 2 == 0) for n in range(40)]
         for ws in sockets:
             await _subscribe(ws, "organization", world.a.org.pk)
+        # Events are flowing (the hub's fan-out runs) when the server is told to stop.
+        async with httpx.AsyncClient() as http:
+            ids = set(await _post(http, server, token, _telemetry("before-stop", 20)))
+        for ws in sockets:
+            await _read_until(ws, ids)
+        async with httpx.AsyncClient() as http:
+            await _post(http, server, token, _telemetry("at-stop", 20))
         # Half the clients vanish without a close handshake just as the server is told to stop;
         # the other half are still connected when it goes.
         for ws in sockets[::2]:
@@ -506,6 +521,7 @@ def test_stopping_the_server_with_clients_connected_is_clean(world, tmp_path, la
     finally:
         server.stop()
     logged = server.output()
+    assert "still pending at shutdown" not in logged, logged[-5000:]
     assert "Task was destroyed" not in logged and "ERROR" not in logged, logged[-5000:]
     assert "Traceback" not in logged, logged[-5000:]
 
@@ -515,23 +531,6 @@ def test_stopping_the_server_with_clients_connected_is_clean(world, tmp_path, la
 
 def _publisher_threads():
     return [t for t in threading.enumerate() if t.name == "encompass-event-publisher"]
-
-
-def _fake_event(event_id, org_id):
-    return {
-        "id": event_id,
-        "organization": org_id,
-        "site": None,
-        "device_pk": None,
-        "device": None,
-        "kind": "test.publisher",
-        "source": "platform",
-        "severity": "info",
-        "event_id": None,
-        "occurred_at": None,
-        "received_at": timezone.now().isoformat(),
-        "payload": {},
-    }
 
 
 def test_push_from_threads_shares_one_publisher_loop_and_a_new_process_gets_its_own(monkeypatch):
@@ -550,7 +549,7 @@ def test_push_from_threads_shares_one_publisher_loop_and_a_new_process_gets_its_
 
         def push(ids):
             barrier.wait()  # both threads reach the not-yet-started publisher together
-            realtime.push([_fake_event(i, org_id) for i in ids])
+            realtime.push([fake_event(i, org_id, "test.publisher") for i in ids])
 
         threads = [threading.Thread(target=push, args=(ids,)) for ids in batches]
         for thread in threads:
@@ -567,7 +566,7 @@ def test_push_from_threads_shares_one_publisher_loop_and_a_new_process_gets_its_
         if pid == 0:  # the child
             code = 1
             try:
-                realtime.push([_fake_event(i, org_id) for i in ids])
+                realtime.push([fake_event(i, org_id, "test.publisher") for i in ids])
                 publisher = realtime.publisher
                 own_loop = publisher._loop is not parent_loop and publisher._pid == os.getpid()
                 alive = publisher._thread is not None and publisher._thread.is_alive()
@@ -613,7 +612,7 @@ def test_push_from_threads_shares_one_publisher_loop_and_a_new_process_gets_its_
             assert len(_publisher_threads()) == threads_before + 1
             # Another process id (as after a fork): the next push starts a loop of its own.
             fresh._pid = os.getpid() + 1
-            await asyncio.to_thread(realtime.push, [_fake_event(9, org_id)])
+            await asyncio.to_thread(realtime.push, [fake_event(9, org_id, "test.publisher")])
             started.append((fresh._loop, fresh._thread))
             assert await received(1) == [9]
             assert fresh._loop is not loop and fresh._thread is not thread
