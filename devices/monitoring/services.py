@@ -32,6 +32,7 @@ def _alert_payload(alert):
         "severity": alert.severity,
         "status": alert.status,
         "count": alert.count,
+        "last_seen_at": alert.last_seen_at.isoformat() if alert.last_seen_at else None,
         "device": alert.device.uid if alert.device_id else None,
     }
 

@@ -24,8 +24,9 @@
  *               refetch; event-driven pages need nothing: the replay brings what was missed).
  * whileDown(fn, ms)  call fn every ms while the socket is not live (a polling fallback).
  *
- * Reconnects after a random wait of up to the backoff (0.5 s doubling to 15 s; so the browsers
- * of a whole operations floor do not all come back at once when a web process restarts) and
+ * Reconnects after a random wait of up to the backoff (1 s, doubling to 15 s, back to 1 s once
+ * the server confirms a subscription: a server that accepts and then fails does not reset it),
+ * so the browsers of a whole operations floor spread out when a web process restarts, and
  * re-subscribes every scope from the last
  * event id delivered; follows "resync" and "replay_truncated" by asking for the replay again;
  * stops on 4401/4403 (signed out / second factor missing). No dependencies. */
@@ -33,6 +34,8 @@
   "use strict";
 
   var SEEN_MAX = 5000;
+  var BACKOFF_FIRST = 1000;  // ms: the first reconnect comes within 0.1-1.1 s
+  var BACKOFF_MAX = 15000;
 
   function matches(scope, id, event) {
     if (scope === "organization") return event.organization === id;
@@ -55,7 +58,7 @@
     this.lastId = 0;                  // highest event id delivered
     this.seen = new Set();            // recently delivered ids (bounded)
     this.seenOrder = [];
-    this.backoff = 500;
+    this.backoff = BACKOFF_FIRST;
     this.socket = null;
     this.state = "connecting";
     this.live = false;
@@ -109,7 +112,6 @@
     socket.onopen = function () {
       var reconnect = self.connected;
       self.connected = true;
-      self.backoff = 500;
       self.subs.forEach(function (sub) { self.send(sub, self.lastId || sub.since); });
       if (reconnect) self.resynced();
     };
@@ -124,9 +126,9 @@
         return;
       }
       self.setStatus("reconnecting…", false);
-      // "Full jitter": anywhere from 0.1 s to the current backoff.
-      setTimeout(function () { self.connect(); }, 100 + Math.random() * (self.backoff - 100));
-      self.backoff = Math.min(self.backoff * 2, 15000);
+      // "Full jitter": anywhere from 0.1 s to 0.1 s + the current backoff.
+      setTimeout(function () { self.connect(); }, 100 + Math.random() * self.backoff);
+      self.backoff = Math.min(self.backoff * 2, BACKOFF_MAX);
     };
   };
 
@@ -192,6 +194,7 @@
     } else if (data.type === "events" && data.events) {
       data.events.forEach(function (event) { self.deliver(event, !!data.replay); });
     } else if (data.type === "subscribed") {
+      this.backoff = BACKOFF_FIRST;  // the server took us back: the next drop starts over
       this.setStatus("live", true);
     } else if (data.type === "resync") {
       // We fell behind and the server dropped events for us: replay from where it says.

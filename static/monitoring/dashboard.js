@@ -14,6 +14,13 @@
     return node;
   }
 
+  // A time today; the date too for an earlier day (an alert seen three days ago is not today's).
+  function when(iso) {
+    var at = new Date(iso);
+    var time = at.toLocaleTimeString([], {hour12: false});
+    return at.toDateString() === new Date().toDateString() ? time : at.toLocaleDateString() + " " + time;
+  }
+
   function summary(event) {
     var p = event.payload || {};
     if (event.kind === "device.telemetry" && p.metrics) {
@@ -78,14 +85,14 @@
   }
   function drawAlerts() {
     alertsBody.textContent = "";
-    var rows = Array.from(openAlerts.values()).sort(function (a, b) { return b.last_seen_at.localeCompare(a.last_seen_at); });
+    var rows = Array.from(openAlerts.values()).sort(function (a, b) { return new Date(b.last_seen_at) - new Date(a.last_seen_at); });
     rows.slice(0, 25).forEach(function (a) {
       var row = document.createElement("tr");
       var sev = text("td", ""); sev.appendChild(text("span", a.severity, "badge sev sev-" + a.severity)); row.appendChild(sev);
       // the title, and under it how often, its status and when it was last seen
       var what = text("td", "");
       what.appendChild(text("span", a.title, "alert-title"));
-      var seen = new Date(a.last_seen_at).toLocaleTimeString([], {hour12: false});
+      var seen = when(a.last_seen_at);
       what.appendChild(text("span", "×" + a.count + " · " + a.status + " · last " + seen, "alert-meta"));
       row.appendChild(what);
       row.appendChild(incidentCell(a));
@@ -148,7 +155,7 @@
       if (p.status === "resolved") openAlerts.delete(p.alert);
       else {
         var known = openAlerts.get(p.alert) || {};
-        openAlerts.set(p.alert, {id: p.alert, title: p.title, severity: p.severity, status: p.status, count: p.count, last_seen_at: event.received_at, incident: known.incident, can_escalate: known.can_escalate});
+        openAlerts.set(p.alert, {id: p.alert, title: p.title, severity: p.severity, status: p.status, count: p.count, last_seen_at: p.last_seen_at || known.last_seen_at || event.received_at, incident: known.incident, can_escalate: known.can_escalate});
       }
       drawAlerts();
     }

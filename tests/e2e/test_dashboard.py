@@ -126,6 +126,9 @@ def test_dashboard_updates_live(page, live_server_url, world):
         escalate = officer_page.locator("#open-alerts button", has_text="Escalate")
         escalate.wait_for(timeout=15000)
         assert officer_page.locator("th", has_text="Incident").is_visible()
+        box = escalate.bounding_box()
+        assert box["height"] < 40, box  # "Escalate" on one line, not broken inside the word
+        screenshot(officer_page, "dashboard-officer")
     finally:
         officer_page.context.close()
 
