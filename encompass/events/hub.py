@@ -115,6 +115,7 @@ class Hub:
         self.forgotten = set()  # groups emptied by forget(), still joined on the layer
         self._wake = asyncio.Event()
         self._fanout = None
+        self.closed = False  # the server is shutting down: nothing more is delivered
 
     # --- membership ----------------------------------------------------------------------------
     async def join(self, group, socket):
@@ -189,7 +190,7 @@ class Hub:
     # --- delivery ------------------------------------------------------------------------------
     def dispatch(self, events):
         """Queue events for the sweep (called in the loop)."""
-        if not events:
+        if not events or self.closed:
             return
         self.pending.extend(events)
         self._wake.set()
@@ -349,6 +350,7 @@ class Hub:
 
     async def close(self):
         """Stop delivering (the server is shutting down): the fan-out task and the layer reader."""
+        self.closed = True
         fanout, self._fanout = self._fanout, None
         if fanout is not None and not fanout.done():
             fanout.cancel()

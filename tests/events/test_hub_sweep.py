@@ -144,3 +144,23 @@ async def test_one_failing_socket_does_not_hold_up_the_others(caplog):
     await hub.sweep()
     assert first.ids == [1] and last.ids == [1]
     assert "handing events to a websocket failed" in caplog.text
+
+
+async def test_a_closed_hub_stops_its_fan_out_and_takes_nothing_more():
+    """At shutdown the server closes the hub: the fan-out task ends, and events still arriving
+    (the layer reader's last messages) start no new one."""
+    hub = make_hub()
+    [socket] = await listen(hub, ["org.1"], Reach({1}, set()))
+    hub.dispatch([event(1)])
+    for _ in range(50):
+        if socket.ids:
+            break
+        await asyncio.sleep(0.01)
+    assert socket.ids == [1]
+    fanout = hub._fanout
+    assert fanout is not None and not fanout.done()  # it waits for the next events
+    await hub.close()
+    assert fanout.done() and hub._fanout is None
+    hub.dispatch([event(2)])
+    await asyncio.sleep(0.05)
+    assert hub._fanout is None and socket.ids == [1]
