@@ -81,16 +81,17 @@ def groups_for(data):
     return groups
 
 
-def serialize_event(event, *, device_uid=None):
-    """The JSON shape of an event on the websocket and in the REST API."""
+def serialize_event(event):
+    """The JSON shape of an event on the websocket. Load the event with its device (as created,
+    ``select_related("device")``, or set): the device's uid and name are part of it."""
+    device = event.device if event.device_id else None
     return {
         "id": event.pk,
         "organization": event.organization_id,
         "site": event.site_id,
         "device_pk": event.device_id,
-        "device": device_uid
-        if device_uid is not None
-        else (event.device.uid if event.device_id and event.device else None),
+        "device": device.uid if device is not None else None,
+        "device_name": device.name if device is not None else None,
         "kind": event.kind,
         "source": event.source,
         "severity": event.severity,

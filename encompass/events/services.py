@@ -35,7 +35,7 @@ def record_event(
         received_at=timezone.now(),
         payload=payload or {},
     )
-    data = serialize_event(event, device_uid=device.uid if device is not None else None)
+    data = serialize_event(event)
     transaction.on_commit(lambda: push([data]))
     return event
 

@@ -45,8 +45,9 @@
     var device = text("td", "");
     if (event.device_pk) {
       var uid = event.device || ("#" + event.device_pk);
-      var link = text("a", uid.length > 12 ? uid.slice(0, 12) + "…" : uid, "mono");
-      link.title = uid;
+      var label = event.device_name || uid;
+      var link = text("a", label.length > 16 ? label.slice(0, 16) + "…" : label, event.device_name ? "" : "mono");
+      link.title = event.device_name ? event.device_name + " (" + uid + ")" : uid;
       link.href = config.deviceUrl.replace("/0/", "/" + event.device_pk + "/");
       device.appendChild(link);
     }

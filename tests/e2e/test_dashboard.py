@@ -108,6 +108,7 @@ def test_dashboard_updates_live(page, live_server_url, world):
     )
     feed = page.locator("#event-feed").inner_text()
     assert "device.telemetry" in feed and "device.security" in feed and "port_scan" in feed
+    assert "pump-1" in feed and "pump-3" in feed  # devices by name, their uid in the link title
     page.wait_for_selector("#open-alerts >> text=temp_c = 75.5", timeout=15000)
     assert page.locator("#alert-count").inner_text() == "1"
     assert "×1 · open" in page.locator("#open-alerts").inner_text()

@@ -105,6 +105,7 @@ async def test_device_scope_and_bad_requests(world):
     await _event("test.not_this_device", world.a.org)
     got = await next_message(comm, _is_event())
     assert got["event"]["device_pk"] == device.pk
+    assert (got["event"]["device"], got["event"]["device_name"]) == (device.uid, device.name)
     assert not [m for m in await drain(comm) if m["type"] == "event"]
     await comm.disconnect()
 

@@ -302,6 +302,7 @@ def test_fast_path_delivers_every_event_once_in_order_to_its_tenant_only(world, 
             for event in _events(message):
                 assert event["organization"] == world.a.org.pk
                 assert event["device_pk"] == a_device.pk and event["device"] == a_device.uid
+                assert event["device_name"] == a_device.name  # ingest's events name their device
                 assert event["kind"] == "device.telemetry"
                 assert event["payload"] == posted[event["event_id"]]  # each frame intact
                 assert "replay" not in message
