@@ -211,6 +211,31 @@
     }
   };
 
+  /* One line saying what an event is about, for feeds: the metrics of a telemetry event, the
+   * signal of a security event, a transition, an alert's title, a log message; otherwise the
+   * payload as JSON (cut at 160 characters). */
+  EncompassLive.summary = function (event) {
+    var p = event.payload || {};
+    var kind = event.kind || "";
+    if (kind === "device.telemetry" && p.metrics) {
+      return Object.keys(p.metrics).map(function (k) { return k + "=" + p.metrics[k]; }).join(" ");
+    }
+    if (kind === "device.security") {
+      var detail = typeof p.detail === "string" ? p.detail : JSON.stringify(p.detail);
+      return p.signal + (p.detail ? ": " + detail : "");
+    }
+    if (kind === "device.health_changed" || kind === "device.lifecycle") return p.from + " → " + p.to;
+    if (kind.indexOf("alert.") === 0) return p.title || "";
+    if (kind === "device.log") return p.message || "";
+    if (kind === "device.heartbeat") return p.firmware_version ? "firmware " + p.firmware_version : "";
+    if (kind === "device.update_status") return p.status + (p.version ? " " + p.version : "");
+    if (kind === "firmware.version_reported" && p.version) {
+      return p.version + (p.previous ? " (was " + p.previous + ")" : "");
+    }
+    var json = JSON.stringify(p);
+    return json === "{}" ? "" : json.slice(0, 160);
+  };
+
   var shared = null;
   EncompassLive.shared = function () {
     if (!shared) shared = new EncompassLive();

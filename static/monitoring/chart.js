@@ -90,7 +90,9 @@
     });
     for (var i = 0; i <= 4; i++) {
       var t = tMin + ((tMax - tMin) * i) / 4;
-      el("text", {x: x(t), y: this.height - 8, "text-anchor": "middle", "class": "chart-label"}, svg)
+      // the first and last labels align with the plot's edges, so neither is cut off
+      var anchor = i === 0 ? "start" : i === 4 ? "end" : "middle";
+      el("text", {x: x(t), y: this.height - 8, "text-anchor": anchor, "class": "chart-label"}, svg)
         .textContent = new Date(t).toLocaleTimeString([], {hour12: false});
     }
     el("line", {x1: m.left, x2: m.left, y1: m.top, y2: m.top + h, "class": "chart-axis"}, svg);

@@ -21,19 +21,6 @@
     return at.toDateString() === new Date().toDateString() ? time : at.toLocaleDateString() + " " + time;
   }
 
-  function summary(event) {
-    var p = event.payload || {};
-    if (event.kind === "device.telemetry" && p.metrics) {
-      return Object.keys(p.metrics).map(function (k) { return k + "=" + p.metrics[k]; }).join(" ");
-    }
-    if (event.kind === "device.security") return p.signal + (p.detail ? ": " + (typeof p.detail === "string" ? p.detail : JSON.stringify(p.detail)) : "");
-    if (event.kind === "device.health_changed" || event.kind === "device.lifecycle") return p.from + " → " + p.to;
-    if (event.kind.indexOf("alert.") === 0) return p.title || "";
-    if (event.kind === "device.log") return p.message || "";
-    if (event.kind === "device.heartbeat") return p.firmware_version ? "firmware " + p.firmware_version : "";
-    return "";
-  }
-
   function addToFeed(event) {
     var row = document.createElement("tr");
     row.dataset.id = event.id;
@@ -52,7 +39,7 @@
       device.appendChild(link);
     }
     row.appendChild(device);
-    row.appendChild(text("td", summary(event)));
+    row.appendChild(text("td", window.EncompassLive.summary(event)));
     // keep the feed ordered by id, newest on top
     var before = null;
     for (var i = 0; i < feed.children.length; i++) {

@@ -14,10 +14,10 @@
     var row = document.createElement("tr");
     row.dataset.id = event.id;
     [new Date(event.received_at).toLocaleTimeString([], {hour12: false}), event.kind, event.severity,
-     JSON.stringify(event.payload).slice(0, 160)].forEach(function (value, i) {
+     window.EncompassLive.summary(event)].forEach(function (value, i) {
       var cell = document.createElement("td");
       cell.textContent = value;
-      if (i === 0 || i === 3) cell.className = "mono";
+      if (i === 0) cell.className = "mono";
       row.appendChild(cell);
     });
     list.insertBefore(row, list.firstChild);
