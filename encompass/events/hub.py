@@ -161,13 +161,16 @@ class Hub:
                         logger.warning("could not leave group %s", group, exc_info=True)
 
     async def leave_all(self, socket):
-        for group in [g for g, sockets in self.members.items() if socket in sockets]:
-            await self.leave(group, socket)
+        """A socket closed: drop it, and leave the layer groups it was the last member of."""
+        self.forget(socket)
+        async with self._lock:
+            await self._discard_forgotten()
 
     def forget(self, socket):
-        """Drop a socket at once, without waiting (its application was cancelled): the sweep no
-        longer writes to it. Groups it leaves empty are left on the channel layer by the next
-        ``join`` or ``leave`` (until then their events are dropped on arrival: no member)."""
+        """Drop a socket at once, without waiting (also when its application was cancelled): the
+        sweep no longer writes to it. Groups it leaves empty are left on the channel layer by
+        ``leave_all``, or else by the next ``join`` or ``leave`` (until then their events are
+        dropped on arrival: no member)."""
         self.listeners.pop(socket, None)
         for group in [g for g, sockets in self.members.items() if socket in sockets]:
             self.members[group].discard(socket)
