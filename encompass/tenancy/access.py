@@ -144,18 +144,27 @@ def ensure_can_create(user, model, organization, site=None):
 
 
 def all_roles_of(user):
-    """Every role ``user`` holds anywhere (organization-wide or on a site)."""
+    """Every role ``user`` holds anywhere (organization-wide or on a site), directly or through
+    a group -- the same grants ``access_q`` and ``roles_in`` count."""
     if not _is_principal(user):
         return set()
-    from .models import OrganizationUserObjectPermission, SiteUserObjectPermission
-
-    found = set(
-        OrganizationUserObjectPermission.objects.filter(user=user).values_list(
-            "permission__codename", flat=True
-        )
-    ) | set(
-        SiteUserObjectPermission.objects.filter(user=user).values_list(
-            "permission__codename", flat=True
-        )
+    from .models import (
+        OrganizationGroupObjectPermission,
+        OrganizationUserObjectPermission,
+        SiteGroupObjectPermission,
+        SiteUserObjectPermission,
     )
+
+    queries = [
+        model.objects.filter(**{owner: user}, permission__codename__startswith="role_").values_list(
+            "permission__codename", flat=True
+        )
+        for model, owner in (
+            (OrganizationUserObjectPermission, "user"),
+            (OrganizationGroupObjectPermission, "group__user"),
+            (SiteUserObjectPermission, "user"),
+            (SiteGroupObjectPermission, "group__user"),
+        )
+    ]
+    found = queries[0].union(*queries[1:])  # one query; UNION removes the duplicates
     return {c.removeprefix("role_") for c in found}

@@ -337,3 +337,55 @@ def test_schema_and_swagger_without_cdn(client, db):
     assert sources, page
     assert all(s.startswith("/") and not s.startswith("//") for s in sources), sources
     assert "cdn" not in page.lower()
+
+
+# --- grants through a group (guardian group object permissions) ----------------------------------
+
+
+def _grant_through_group(user, role, organization):
+    from django.contrib.auth.models import Group
+    from guardian.shortcuts import assign_perm
+
+    from encompass.tenancy.roles import permission_codename
+
+    group = Group.objects.create(name=f"{organization.slug}-{role}-group")
+    group.user_set.add(user)
+    assign_perm(f"tenancy.{permission_codename(role)}", group, organization)
+    return group
+
+
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.SECURITY_OFFICER])
+def test_a_group_granted_privileged_role_needs_the_second_factor(world, role):
+    """all_roles_of once counted only direct grants: an Admin made so through a group signed in
+    without TOTP and saw a member's menus."""
+    from encompass.tenancy.access import all_roles_of, roles_in
+    from encompass.tenancy.mfa import requires_second_factor
+
+    user = make_user()
+    _grant_through_group(user, role, world.a.org)
+    assert roles_in(user, world.a.org) == {role.value}
+    assert all_roles_of(user) == {role.value}
+    assert requires_second_factor(user)
+
+    client = sign_in(user)
+    response = client.get("/overview/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/account/two-factor/")
+    verify_totp(client, user)
+    assert client.get("/overview/").status_code == 200
+
+
+def test_a_group_granted_admin_gets_the_admins_admin_site(world):
+    """The admin site asks all_roles_of which models a user may see and add: an Operator member
+    made Admin through a group gets an Admin's admin site."""
+    from encompass.testing.factories import make_member
+
+    via_group = make_member(world.a.org, Role.OPERATOR)
+    via_group.is_staff = True
+    via_group.save()
+    _grant_through_group(via_group, Role.ADMIN, world.a.org)
+    client = verify_totp(sign_in(via_group), via_group)
+    index = client.get("/admin/")
+    assert index.status_code == 200
+    assert b"/admin/tenancy/site/add/" in index.content
+    assert client.get("/admin/tenancy/site/add/").status_code == 200
