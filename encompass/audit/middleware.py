@@ -1,6 +1,7 @@
 """Attach the request's origin (client address, user agent, request id) to the audit context."""
 
 import ipaddress
+import re
 import uuid
 
 from django.conf import settings
@@ -23,6 +24,16 @@ def client_ip(request):
     return remote
 
 
+# A client's request id is kept when it is a plain token: letters, digits and ``-._:`` (UUIDs in any
+# of their usual spellings, ULIDs, ``trace-id:span-id``), at most 64 characters (the audit column).
+# Anything else (spaces, quotes, control characters, header-injection attempts) is replaced.
+REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+
+
+def request_id_from(incoming):
+    return incoming if REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+
+
 def channel_for(path):
     if path.startswith("/api/device/"):
         return "device"
@@ -39,7 +50,7 @@ class RequestContextMiddleware:
 
     def __call__(self, request):
         incoming = request.META.get("HTTP_X_REQUEST_ID", "")
-        request_id = incoming[:64] if incoming.isalnum() else uuid.uuid4().hex
+        request_id = request_id_from(incoming)
         ctx = RequestContext(
             ip=client_ip(request),
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
