@@ -1,7 +1,8 @@
 """Where a change came from: the request (or job) context audit entries and events read.
 
-Set by ``RequestContextMiddleware`` for HTTP, by the websocket consumer for sockets, and by
-``acting_as`` for jobs and management commands. A ``ContextVar`` is per thread and per asyncio
+Set by ``RequestContextMiddleware`` for HTTP (channels web, api, admin, device) and by the
+management commands that write (``command``); worker jobs and websocket messages run under the
+default ``system`` channel. A ``ContextVar`` is per thread and per asyncio
 task, so concurrent requests never see each other's context.
 """
 
@@ -17,7 +18,7 @@ class RequestContext:
     user_agent: str = ""
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     api_key_id: int | None = None
-    channel: str = "system"  # web, api, admin, device, websocket, job, command, system
+    channel: str = "system"  # web, api, admin, device, command, system
 
 
 _DEFAULT = RequestContext(request_id="")
