@@ -50,15 +50,17 @@ class WebServer:
 
     ``db_url`` is its DATABASE_URL (``database_url(connection.settings_dict)`` for the test
     database); ``env`` is added to this process's environment (a value of None removes the
-    variable); ``module`` is what runs with ``python -m``; the output goes to ``log_path``
-    (None: standard output discarded, errors to this process's standard error).
+    variable); ``module`` is what runs with ``python -m``; ``command`` replaces the whole command
+    line (``{port}`` in it becomes the port); the output goes to ``log_path`` (None: standard
+    output discarded, errors to this process's standard error).
     """
 
-    def __init__(self, db_url, log_path=None, *, env=None, module="encompass.server"):
+    def __init__(self, db_url, log_path=None, *, env=None, module="encompass.server", command=None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = Path(log_path) if log_path is not None else None
         self.module = module
+        self.command = command
         self.env = {**os.environ, "DATABASE_URL": db_url}
         self.env.pop("TEST_DATABASE_NAME", None)  # the child uses the test database as it is
         for key, value in (env or {}).items():
@@ -75,14 +77,15 @@ class WebServer:
 
     def start(self):
         command = [sys.executable, "-m", self.module, "-b", "127.0.0.1", "-p", str(self.port)]
+        command += ["encompass.asgi:application"]
+        if self.command is not None:
+            command = [part.replace("{port}", str(self.port)) for part in self.command]
         if self.log_path is None:  # output discarded, errors to this process's stderr
             output = {"stdout": subprocess.DEVNULL}
         else:
             output = {"stdout": self.log_path.open("wb"), "stderr": subprocess.STDOUT}
         try:
-            self.process = subprocess.Popen(
-                [*command, "encompass.asgi:application"], cwd=ROOT, env=self.env, **output
-            )
+            self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, **output)
         finally:
             if self.log_path is not None:
                 output["stdout"].close()
