@@ -411,7 +411,10 @@ def test_devices_enroll_report_and_poll_through_nginx_with_mutual_tls(world, sta
 
     # Revoked: Encompass refuses at once; after the trust refresh nginx refuses it too.
     identity.revoke_certificate(
-        certificate, actor=world.a.user(Role.SECURITY_OFFICER), reason_code="key_compromise", note="test"
+        certificate,
+        actor=world.a.user(Role.SECURITY_OFFICER),
+        reason_code="key_compromise",
+        note="test",
     )
     status, body = curl_status(stack, *mtls, f"{base}/api/device/v1/update")
     assert status == 401, body
