@@ -23,7 +23,7 @@ TEST_DATABASE_URL ?= postgres://postgres@$(PG_HOST):$(PG_PORT)/encompass
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 SERVICES_ENV := DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL)
 
-.PHONY: help venv run test lint bench reset services format
+.PHONY: help venv run test lint bench reset services format docs
 
 help:
 	@echo "make run    - set up .venv, migrate + seed the SQLite demo, start web + worker (+ simulator)"
@@ -31,6 +31,7 @@ help:
 	@echo "make lint   - ruff check + format check, manage.py check, makemigrations --check"
 	@echo "make bench  - run the benchmarks in bench/ (against PostgreSQL and Redis)"
 	@echo "make reset  - delete the embedded demo database (the next make run seeds a fresh demo)"
+	@echo "make docs   - regenerate docs/reference/ from the code (environment, commands, API, jobs)"
 
 venv: $(STAMP)
 
@@ -100,6 +101,9 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 	$(EMBEDDED) $(PY) manage.py check --fail-level WARNING
 	$(EMBEDDED) $(PY) manage.py makemigrations --check --dry-run
+
+docs: venv
+	$(EMBEDDED) $(PY) manage.py reference_docs
 
 format: venv
 	$(VENV)/bin/ruff check --fix .
