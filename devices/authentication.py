@@ -7,8 +7,9 @@ Two credentials, tried in this order:
    checked by the certificate authenticator ``devices.identity`` registers;
 2. a per-device token: ``Authorization: Device dtk_<prefix>_<secret>``.
 
-A request that presents a credential which does not verify is refused (401) and counted by the
-auth-failure throttle; it never falls through to another method.
+A request that presents a credential which does not verify is refused (401; 429 once its address
+is past the auth-failure limit), audited, and never falls through to another method. A credential
+that verifies is accepted whatever its address has been doing (encompass/api/throttling.py).
 """
 
 from dataclasses import dataclass
@@ -16,8 +17,9 @@ from dataclasses import dataclass
 from rest_framework import authentication, exceptions, permissions
 
 from encompass.api.throttling import AuthFailureThrottle
+from encompass.audit.security import record_auth_failure
 
-from .services import device_for_token
+from .services import device_for_token, device_named_by_token
 
 _certificate_authenticators = []
 
@@ -26,6 +28,22 @@ def register_certificate_authenticator(func):
     """``func(request) -> (device, certificate) | None``; raise AuthenticationFailed to refuse."""
     if func not in _certificate_authenticators:
         _certificate_authenticators.append(func)
+
+
+def _audit_token_failure(request, token, reason):
+    """A refused device token, on the chain of the device its prefix names (if any)."""
+    device = device_named_by_token(token)
+    prefix = token.split("_")[1][:8] if token.count("_") >= 2 else ""
+    record_auth_failure(
+        "auth.device.failed",
+        method="device_token",
+        reason=reason,
+        actor=f"device:{device.uid}" if device is not None else "anonymous",
+        obj=device,
+        object_repr=device.uid if device is not None else (f"dtk_{prefix}" if prefix else ""),
+        device=device,
+        details={"path": request.path[:200]},
+    )
 
 
 @dataclass
@@ -50,10 +68,7 @@ class DeviceAuthentication(authentication.BaseAuthentication):
     keyword = "Device"
 
     def authenticate(self, request):
-        throttle = AuthFailureThrottle()
-        throttle.scope = "device_auth_failure"
-        if throttle.is_blocked(request):
-            raise exceptions.Throttled(wait=throttle.wait_seconds(request))
+        throttle = AuthFailureThrottle("device_auth_failure")
         try:
             for authenticator in _certificate_authenticators:
                 found = authenticator(request)
@@ -64,14 +79,17 @@ class DeviceAuthentication(authentication.BaseAuthentication):
             if not header or header[0] != self.keyword:
                 return None
             if len(header) != 2:
+                _audit_token_failure(request, "", "malformed device Authorization header")
                 raise exceptions.AuthenticationFailed("Malformed device Authorization header.")
             device = device_for_token(header[1])
             if device is None:
+                _audit_token_failure(request, header[1], "unknown or rotated device token")
                 raise exceptions.AuthenticationFailed("Unknown or rotated device token.")
             return DevicePrincipal(device, "token"), None
-        except exceptions.AuthenticationFailed:
-            throttle.record_failure(request)
-            raise
+        except exceptions.AuthenticationFailed as exc:
+            # A credential that verifies never comes here: a busy address behind a NAT does
+            # not shut out the devices there whose credentials are good.
+            raise throttle.refuse(request, exc) from None
 
     def authenticate_header(self, request):
         return self.keyword

@@ -386,6 +386,16 @@ def clear_device_token(device, *, actor, reason):
     return locked
 
 
+def device_named_by_token(token):
+    """The device whose token prefix ``token`` carries (verified or not): for audit entries."""
+    if not token or not token.startswith(DEVICE_TOKEN_PREFIX):
+        return None
+    prefix = token[len(DEVICE_TOKEN_PREFIX) :].partition("_")[0]
+    if len(prefix) != 8:
+        return None
+    return Device.objects.select_related("organization", "site").filter(token_prefix=prefix).first()
+
+
 def device_for_token(token):
     """The device a per-device token belongs to, or ``None``."""
     if not token or not token.startswith(DEVICE_TOKEN_PREFIX):
@@ -412,6 +422,7 @@ __all__ = [
     "create_tag",
     "delete_device",
     "device_for_token",
+    "device_named_by_token",
     "move_device",
     "next_states",
     "register_device",

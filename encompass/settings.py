@@ -13,6 +13,7 @@ See docs/settings.md for every variable.
 """
 
 import base64
+import datetime
 import os
 import secrets
 from pathlib import Path
@@ -95,6 +96,7 @@ INSTALLED_APPS = [
     "daphne",
     "encompass.web.admin_site.EncompassAdminConfig",  # django.contrib.admin, tenant-aware site
     "django.contrib.auth",
+    "axes",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
@@ -136,6 +138,8 @@ MIDDLEWARE = [
     "encompass.tenancy.middleware.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into the lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "encompass.urls"
@@ -222,12 +226,31 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 AUTHENTICATION_BACKENDS = [
+    # First: refuses sign-in while the username or the address is locked out (django-axes).
+    "encompass.web.signin.SignInLockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "web:home"
 LOGOUT_REDIRECT_URL = "web:login"
+# Sign-in brute-force protection (django-axes; docs/authentication.md). Failures are counted per
+# username and per client address; either reaching the limit locks sign-in for the cool-off after
+# the last counted failure. Attempts during a lockout do not extend it, and a success does not
+# wipe the counts (it would let anyone with an account of their own reset an address's count).
+AXES_FAILURE_LIMIT = int(os.environ.get("ENCOMPASS_SIGN_IN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = datetime.timedelta(
+    minutes=int(os.environ.get("ENCOMPASS_SIGN_IN_COOLOFF_MINUTES", "15"))
+)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "encompass.audit.middleware.client_ip"
+AXES_LOCKOUT_CALLABLE = "encompass.web.signin.lockout_response"
+AXES_RESET_ON_SUCCESS = False
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are in the audit trail already
+AXES_ENABLE_ADMIN = False  # platform-wide rows (every tenant's usernames): not for tenant admins
+AXES_VERBOSE = False
 GUARDIAN_RAISE_403 = False
 ANONYMOUS_USER_NAME = None  # no guardian anonymous user: anonymous access is never granted
 GUARDIAN_USER_OBJ_PERMS_MODEL = "guardian.UserObjectPermission"
@@ -322,6 +345,10 @@ ENCOMPASS = {
     "REPLAY_LIMIT": int(os.environ.get("ENCOMPASS_REPLAY_LIMIT", "1000")),
     # Roles that must sign in with a second factor (TOTP) in the admin and the web UI.
     "MFA_REQUIRED_ROLES": ["admin", "security_officer"],
+    # Second-factor codes: after this many wrong codes in a row the account's authenticator is
+    # locked for the cool-off (on top of django-otp's 1, 2, 4 ... s back-off between tries).
+    "TOTP_FAILURE_LIMIT": int(os.environ.get("ENCOMPASS_TOTP_FAILURE_LIMIT", "5")),
+    "TOTP_COOLOFF_MINUTES": int(os.environ.get("ENCOMPASS_TOTP_COOLOFF_MINUTES", "15")),
     "PUBLIC_BASE_URL": os.environ.get("ENCOMPASS_PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
 }
 
@@ -334,6 +361,8 @@ LOGGING = {
     "loggers": {
         "django.channels.server": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
+        # The audit trail records every sign-in and failure; axes' own lines are for debugging.
+        "axes": {"level": os.environ.get("ENCOMPASS_AXES_LOG_LEVEL", "WARNING")},
     },
 }
 

@@ -26,8 +26,7 @@ from devices.choices import LifecycleState
 from devices.models import Device
 from encompass.api.authentication import trusted_proxy
 from encompass.audit.middleware import client_ip
-from encompass.events.choices import Severity
-from encompass.events.services import record_event
+from encompass.audit.security import record_auth_failure
 
 from . import pki
 from .models import DeviceCertificate
@@ -59,19 +58,18 @@ def pem_from_header(raw):
 
 
 def _refuse(request, reason, device=None, certificate=None):
-    if device is not None:
-        record_event(
-            "security.auth_failure",
-            organization=device.organization,
-            device=device,
-            severity=Severity.WARNING,
-            payload={
-                "method": "certificate",
-                "reason": reason,
-                "ip": client_ip(request),
-                "serial": pki.serial_hex(certificate.serial_number) if certificate else None,
-            },
-        )
+    record_auth_failure(
+        "auth.device.failed",
+        method="certificate",
+        reason=reason,
+        actor=f"device:{device.uid}" if device is not None else "anonymous",
+        obj=device,
+        object_repr=device.uid if device is not None else "",
+        device=device,
+        details={
+            "serial": pki.serial_hex(certificate.serial_number) if certificate else None,
+        },
+    )
     logger.warning("device certificate refused from %s: %s", client_ip(request), reason)
     return AuthenticationFailed(f"Client certificate refused: {reason}")
 

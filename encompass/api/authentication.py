@@ -5,7 +5,9 @@ from rest_framework import authentication, exceptions
 
 from encompass.audit.context import set_api_key
 from encompass.audit.middleware import client_ip
-from encompass.tenancy.services import authenticate_api_key
+from encompass.audit.security import record_auth_failure
+from encompass.tenancy.models import KEY_PREFIX
+from encompass.tenancy.services import authenticate_api_key, explain_api_key_failure, parse_key
 
 from .throttling import AuthFailureThrottle
 
@@ -23,17 +25,38 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if parts[0] != self.keyword:
             return None
         throttle = AuthFailureThrottle()
-        if throttle.is_blocked(request):
-            raise exceptions.Throttled(wait=throttle.wait_seconds(request))
         if len(parts) != 2:
-            throttle.record_failure(request)
-            raise exceptions.AuthenticationFailed("Malformed Authorization header.")
+            raise self._refusal(request, throttle, None, "malformed Authorization header")
         key = authenticate_api_key(parts[1], ip=client_ip(request))
         if key is None:
-            throttle.record_failure(request)
-            raise exceptions.AuthenticationFailed("Invalid, expired, suspended or revoked API key.")
+            found, reason = explain_api_key_failure(parts[1])
+            raise self._refusal(request, throttle, found, reason, presented=parts[1])
         set_api_key(key.pk)
         return key.user, key
+
+    @staticmethod
+    def _refusal(request, throttle, key, reason, presented=""):
+        """Audit the failure (on the named key's organization, if any); 401, or 429 when the
+        address is past its limit. A valid key never comes here, so a busy address never shuts
+        out a working key."""
+        parsed = parse_key(presented) if presented else None
+        shown = f"{KEY_PREFIX}{parsed[0]}" if parsed else ""
+        record_auth_failure(
+            "auth.api_key.failed",
+            method="api_key",
+            reason=reason,
+            actor=f"anonymous:{shown}" if shown else "anonymous",
+            obj=key,
+            object_repr=str(key) if key is not None else shown,
+            organizations=[key.organization] if key is not None else [],
+            details={"path": request.path[:200]},
+        )
+        message = (
+            "Malformed Authorization header."
+            if presented == ""
+            else "Invalid, expired, suspended or revoked API key."
+        )
+        return throttle.refuse(request, exceptions.AuthenticationFailed(message))
 
     def authenticate_header(self, request):
         return self.keyword

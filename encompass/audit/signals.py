@@ -29,10 +29,28 @@ def audit_sign_out(sender, request, user, **kwargs):
 
 @receiver(user_login_failed)
 def audit_sign_in_failed(sender, credentials, request=None, **kwargs):
+    """A wrong password, an unknown username, or an attempt refused by the sign-in lockout.
+
+    The platform chain always gets the entry; when the username is a member somewhere, its
+    organizations' chains and event streams get it too (their security staff see attempts
+    against their own people).
+    """
+    from django.contrib.auth import get_user_model
+
+    from .security import organizations_of_user, record_auth_failure
+
     username = str(credentials.get("username", ""))[:150]
-    record_audit(
+    refused = bool(getattr(request, "encompass_refused_by_lockout", False))
+    user = get_user_model().objects.filter(username=username).first() if username else None
+    record_auth_failure(
         "auth.sign_in_failed",
+        method="password",
+        reason="locked out: too many failed sign-ins"
+        if refused
+        else "username and password did not match",
         actor=f"anonymous:{username}",
         object_repr=username,
-        changes={"username": username},
+        organizations=organizations_of_user(user),
+        platform=True,
+        details={"username": username, "locked_out": refused},
     )

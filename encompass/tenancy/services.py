@@ -310,6 +310,24 @@ def authenticate_api_key(raw, *, ip=None):
     return key
 
 
+def explain_api_key_failure(raw):
+    """``(key, reason)`` for a presented key that did not authenticate, for the audit trail.
+
+    ``key`` is the key its prefix names (``None`` when none does), so the failure can be shown
+    to that key's organization; the caller never tells the client which reason it was.
+    """
+    parsed = parse_key(raw)
+    if parsed is None:
+        return None, "not an Encompass API key"
+    prefix, secret = parsed
+    key = ApiKey.objects.select_related("organization").filter(prefix=prefix).first()
+    if key is None:
+        return None, "unknown key prefix"
+    if not secrets.compare_digest(key.secret_hash, hash_secret(secret)):
+        return key, "wrong secret for this key prefix"
+    return key, f"key is {key.status}"
+
+
 def ensure_member_of(user, organization):
     if not Membership.objects.filter(user=user, organization=organization).exists():
         raise NotPermitted("Not a member of this organization.")
@@ -323,6 +341,7 @@ __all__ = [
     "create_api_key",
     "create_organization",
     "ensure_member_of",
+    "explain_api_key_failure",
     "parse_key",
     "remove_membership",
     "revoke_api_key",

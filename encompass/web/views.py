@@ -2,9 +2,11 @@
 
 import datetime
 import io
+import math
 
 import qrcode
 import qrcode.image.svg
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
@@ -15,13 +17,13 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
-from django_otp import match_token
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from encompass.audit.models import AuditEntry
+from encompass.audit.security import organizations_of_user, record_auth_failure
 from encompass.audit.services import record_audit
 from encompass.tenancy.access import all_roles_of, allowed_roles, roles_in
-from encompass.tenancy.mfa import has_authenticator, requires_second_factor
+from encompass.tenancy.mfa import check_second_factor, has_authenticator, requires_second_factor
 from encompass.tenancy.models import ApiKey, Membership, Site
 
 from .forms import TokenForm
@@ -110,12 +112,15 @@ def two_factor(request):
         if device is None:
             device = TOTPDevice.objects.create(user=user, name="Authenticator", confirmed=False)
     form = TokenForm(request.POST or None)
+    status, retry_after = 200, 0
     if request.method == "POST" and form.is_valid():
-        token = form.cleaned_data["token"]
-        verified = None
-        if setup:
-            if device.verify_token(token):
+        check = check_second_factor(
+            user, form.cleaned_data["token"], setup_device=device if setup else None
+        )
+        if check.device is not None:
+            if setup:
                 with transaction.atomic():
+                    device.refresh_from_db()
                     device.confirmed = True
                     device.save(update_fields=["confirmed"])
                     record_audit(
@@ -124,19 +129,15 @@ def two_factor(request):
                         obj=user,
                         object_repr=user.get_username(),
                     )
-                verified = device
-        else:
-            verified = match_token(user, token)
-        if verified is not None:
-            otp_login(request, verified)
+            otp_login(request, check.device)
             record_audit(
                 "auth.second_factor.verified", actor=user, obj=user, object_repr=user.get_username()
             )
             return redirect(_safe_next(request))
-        record_audit(
-            "auth.second_factor.failed", actor=user, obj=user, object_repr=user.get_username()
-        )
-        form.add_error("token", "That code is not valid. Check the time on your device.")
+        _audit_second_factor_refusal(user, check)
+        form.add_error("token", _refusal_message(check))
+        status = 200 if check.refused == "wrong" else 429
+        retry_after = check.wait_seconds
     context = {"form": form, "setup": setup, "next": request.GET.get("next", "")}
     if setup:
         image = qrcode.make(device.config_url, image_factory=qrcode.image.svg.SvgPathImage)
@@ -144,7 +145,63 @@ def two_factor(request):
         image.save(buffer)
         context["qr_svg"] = buffer.getvalue().decode()
         context["secret"] = _base32(device.bin_key)
-    return render(request, "web/two_factor.html", context)
+    response = render(request, "web/two_factor.html", context, status=status)
+    if status == 429:
+        response["Retry-After"] = str(max(1, retry_after))
+    return response
+
+
+def _refusal_message(check):
+    wait = check.wait_seconds
+    if check.refused == "locked":
+        minutes = max(1, math.ceil(wait / 60))
+        return (
+            f"Too many wrong codes in a row: the second factor is locked. Try again in "
+            f"{minutes} minute{'s' if minutes != 1 else ''}."
+        )
+    if check.refused == "wait":
+        return f"Wait {wait} second{'s' if wait != 1 else ''} before trying a code again."
+    if wait:
+        return (
+            f"That code is not valid. Check the time on your device, then wait {wait} "
+            f"second{'s' if wait != 1 else ''} before the next try."
+        )
+    return "That code is not valid. Check the time on your device."
+
+
+def _audit_second_factor_refusal(user, check):
+    reasons = {
+        "wrong": "wrong code",
+        "wait": f"refused untried: back-off, {check.wait_seconds} s left",
+        "locked": f"refused untried: locked, {check.wait_seconds} s left",
+    }
+    orgs = organizations_of_user(user)
+    details = {"failures": check.failures, "wait_seconds": check.wait_seconds}
+    record_auth_failure(
+        "auth.second_factor.failed",
+        method="totp",
+        reason=reasons[check.refused],
+        actor=user,
+        obj=user,
+        object_repr=user.get_username(),
+        organizations=orgs,
+        platform=True,
+        details=details,
+    )
+    limit = settings.ENCOMPASS["TOTP_FAILURE_LIMIT"]
+    if check.refused == "wrong" and check.failures == limit:
+        record_auth_failure(
+            "auth.second_factor.locked",
+            method="totp",
+            reason=f"{limit} wrong codes in a row; locked for the cool-off",
+            actor=user,
+            obj=user,
+            object_repr=user.get_username(),
+            organizations=orgs,
+            platform=True,
+            details=details,
+            severity="error",
+        )
 
 
 def _base32(raw):

@@ -159,6 +159,9 @@ def test_failures_are_throttled(world, ca_a, device_a, settings):
         post("enr_000000000000_nothing", "x")
     response = post("enr_000000000000_nothing", "x")
     assert response.status_code == 429
+    # A good token from the same address still enrolls (issue 15: no NAT-wide lockout).
+    _t, plaintext = new_token(world.a, device_a)
+    assert post(plaintext, make_csr(device_key(), device_a.uid)).status_code == 201
 
 
 @pytest.mark.django_db(transaction=True)

@@ -171,8 +171,15 @@ def test_sign_in_and_failed_sign_in_are_audited(world):
     assert entry.actor == user
     assert entry.ip == "10.1.2.3"
     Client().post("/account/sign-in/", {"username": user.username, "password": "wrong"})
-    failed = AuditEntry.objects.get(action="auth.sign_in_failed")
-    assert failed.changes == {"username": user.username}
+    failed = AuditEntry.objects.get(action="auth.sign_in_failed", chain="platform")
+    assert failed.changes == {
+        "username": user.username,
+        "method": "password",
+        "reason": "username and password did not match",
+        "locked_out": False,
+    }
+    # The user's organization sees the attempt on its own chain too.
+    assert AuditEntry.objects.filter(action="auth.sign_in_failed", organization=world.a.org)
     assert "wrong" not in str(failed.changes)
 
 

@@ -7,9 +7,7 @@ from rest_framework.views import APIView
 
 from devices.authentication import DeviceAPIMixin
 from encompass.api.throttling import AuthFailureThrottle
-from encompass.audit.middleware import client_ip
-from encompass.events.choices import Severity
-from encompass.events.services import record_event
+from encompass.audit.security import record_auth_failure
 from encompass.exceptions import ValidationError
 
 from .. import pki, services
@@ -41,8 +39,9 @@ class EnrollmentThrottle(AuthFailureThrottle):
 class EnrollView(APIView):
     """``POST {"token": "enr_...", "csr": "-----BEGIN CERTIFICATE REQUEST-----..."}``.
 
-    Authenticated only by the one-time token in the body. Failures are throttled per address and
-    recorded as security events on the device the token named.
+    Authenticated only by the one-time token in the body. Failures are audited and recorded as
+    security events on the device the token named; an address past the failure limit gets 429
+    for its failures, while a good token still enrolls (encompass/api/throttling.py).
     """
 
     authentication_classes = []
@@ -51,30 +50,36 @@ class EnrollView(APIView):
     @extend_schema(request=EnrollSerializer, responses={201: IssuedCertificateSerializer})
     def post(self, request):
         throttle = EnrollmentThrottle()
-        if throttle.is_blocked(request):
-            raise exceptions.Throttled(wait=throttle.wait_seconds(request))
         body = EnrollSerializer(data=request.data)
         if not body.is_valid():
-            throttle.record_failure(request)
-            return Response(body.errors, status=status.HTTP_400_BAD_REQUEST)
+            return self._refused(request, throttle, body.errors)
         try:
             certificate = services.enroll(
                 token=body.validated_data["token"], csr_pem=body.validated_data["csr"]
             )
         except ValidationError as exc:
-            throttle.record_failure(request)
-            errors = _errors(exc)
-            device = getattr(exc, "device", None)
-            if device is not None:
-                record_event(
-                    "security.auth_failure",
-                    organization=device.organization,
-                    device=device,
-                    severity=Severity.WARNING,
-                    payload={"method": "enrollment", "errors": errors, "ip": client_ip(request)},
-                )
-            return Response(errors, status=status.HTTP_400_BAD_REQUEST)
+            return self._refused(request, throttle, _errors(exc), getattr(exc, "device", None))
         return Response(issued(certificate), status=status.HTTP_201_CREATED)
+
+    @staticmethod
+    def _refused(request, throttle, errors, device=None):
+        """Audit the failure (on the device the token named, if any); 400, or 429 once the
+        address is past its limit. A good token never comes here, so a busy address does not
+        stop the devices behind it from enrolling."""
+        record_auth_failure(
+            "auth.enrollment.failed",
+            method="enrollment",
+            reason="enrollment refused",
+            actor=f"device:{device.uid}" if device is not None else "anonymous",
+            obj=device,
+            object_repr=device.uid if device is not None else "",
+            device=device,
+            details={"errors": errors},
+        )
+        refusal = throttle.refuse(request, None)
+        if refusal is not None:
+            raise refusal
+        return Response(errors, status=status.HTTP_400_BAD_REQUEST)
 
 
 class RenewView(DeviceAPIMixin, APIView):
