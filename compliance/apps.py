@@ -22,5 +22,8 @@ class ComplianceConfig(AppConfig):
             "compliance.daily_scores", "compliance.tasks.record_daily_scores", minutes=24 * 60
         )
         register_schedule(
+            "compliance.check_run_retention", "compliance.tasks.prune_check_runs", minutes=60
+        )
+        register_schedule(
             "compliance.evidence_expiry", "compliance.tasks.flag_expired_evidence", minutes=60
         )

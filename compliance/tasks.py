@@ -41,3 +41,10 @@ def record_daily_scores():
 
 def flag_expired_evidence():
     return _flag_expired()
+
+
+def prune_check_runs():
+    """Check-run retention (see compliance.services.retention)."""
+    from .services.retention import prune_check_runs as prune
+
+    return prune()

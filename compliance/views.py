@@ -3,23 +3,25 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_POST
 
 from encompass.tenancy.access import has_access, roles_in
+from encompass.tenancy.models import Site
 from encompass.web.tenant import current_organization
 
 from .checks import all_checks
 from .choices import CHECK_RUNNERS, RESULT_COLOURS, EvidenceState, Obligation, Result
-from .models import Assessment, Requirement, RequirementResult
+from .models import Assessment, CheckFinding, CheckRun, Requirement, RequirementResult
 from .services import assessments as assessment_services
 from .services import evidence as evidence_services
 from .services.assessments import latest_runs
 from .services.checks import run_checks
 from .services.reports import CONTENT_TYPES, export_report, filename_for, report_rows
-from .services.scoring import compute_score, history, scope_sites, trend_svg_points
+from .services.scoring import ScoreInputs, compute_score, history, trend_svg_points
 
 
 def _organization(request):
@@ -45,35 +47,45 @@ def _device_url(device_id):
         return None
 
 
-def _card(assessment):
-    score = compute_score(assessment)
+def _card(assessment, runs, parents, org_sites):
+    inputs = ScoreInputs(assessment, runs=runs, parents=parents.get(assessment.framework_id))
+    parents.setdefault(assessment.framework_id, inputs.parents)
     points = trend_svg_points(history(assessment))
+    sites = list(assessment.sites.all()) or org_sites
     return {
         "assessment": assessment,
-        "score": score,
+        "score": compute_score(assessment, inputs=inputs),
         "trend": " ".join(f"{x},{y}" for x, y, _s in points),
         "trend_points": points,
-        "sites": [(site, compute_score(assessment, site)) for site in scope_sites(assessment)],
+        "sites": [(site, compute_score(assessment, site, inputs=inputs)) for site in sites],
     }
+
+
+def _assessments(request, org):
+    return (
+        Assessment.objects.restrict(request.user, "view")
+        .filter(organization=org)
+        .select_related("framework", "organization")
+        .prefetch_related("sites", "device_types")
+    )
 
 
 @login_required
 def scorecard(request):
+    """A fixed number of queries per assessment, whatever the fleet size: check runs carry
+    their failing counts per (site, type), and each assessment is read once for all its sites."""
     org = _organization(request)
-    assessments = (
-        Assessment.objects.restrict(request.user, "view")
-        .filter(organization=org)
-        .select_related("framework", "organization")
-    )
     runs = latest_runs(org)
     checks = all_checks()
     failing = [runs[c] for c in checks if c in runs and runs[c].passed is False]
+    parents = {}
+    org_sites = list(Site.objects.filter(organization=org))
     return render(
         request,
         "compliance/scorecard.html",
         {
             "organization": org,
-            "cards": [_card(a) for a in assessments],
+            "cards": [_card(a, runs, parents, org_sites) for a in _assessments(request, org)],
             "failing_runs": failing,
             "check_count": len(checks),
             "passing": sum(1 for c in checks if c in runs and runs[c].passed),
@@ -86,11 +98,20 @@ def scorecard(request):
 def scorecard_json(request):
     """What the live scorecard refreshes from (polling fallback and after websocket events)."""
     org = _organization(request)
+    runs = latest_runs(org)
     data = []
-    for a in Assessment.objects.restrict(request.user, "view").filter(organization=org):
-        score = compute_score(a)
+    for a in _assessments(request, org):
+        score = compute_score(a, runs=runs)
         data.append({"id": a.pk, "score": score.score, "counts": score.counts})
     return JsonResponse({"assessments": data})
+
+
+def _finding_rows(findings):
+    rows = []
+    for f in findings:
+        url = _device_url(f.object_id) if f.kind == "device" and f.object_id else None
+        rows.append({"label": f.label or f.kind, "reason": f.reason, "url": url, "finding": f})
+    return rows
 
 
 @login_required
@@ -101,7 +122,7 @@ def checks(request):
     for check in all_checks().values():
         run = runs.get(check.code)
         failing = []
-        for row in (run.failing if run else [])[:100]:
+        for row in run.failing if run else []:
             url = _device_url(row["id"]) if "uid" in row else None
             label = row.get("name") or row.get("problem") or "?"
             failing.append({"label": label, "reason": row.get("reason", ""), "url": url})
@@ -111,6 +132,89 @@ def checks(request):
         request,
         "compliance/checks.html",
         {"organization": org, "rows": rows, "can_run": can_run},
+    )
+
+
+PAGE_SIZE = 50
+
+
+def _findings_page(request, run, site_ids=(), type_ids=()):
+    """One page of a run's failing items the user may see, narrowed to a scope."""
+    findings = CheckFinding.objects.restrict(request.user, "view").filter(run=run)
+    if site_ids:
+        findings = findings.filter(site_id__in=site_ids)
+    if type_ids:
+        findings = findings.filter(device_type_id__in=type_ids)
+    site = request.GET.get("site", "")
+    if site.isdigit():
+        findings = findings.filter(site_id=int(site))
+    return Paginator(findings.order_by("pk"), PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+@login_required
+def check_run(request, pk):
+    """Every failing item of one stored run, a page at a time."""
+    run = get_object_or_404(CheckRun.objects.restrict(request.user, "view"), pk=pk)
+    page = _findings_page(request, run)
+    return render(
+        request,
+        "compliance/check_run.html",
+        {
+            "organization": run.organization,
+            "run": run,
+            "check": all_checks().get(run.check_code),
+            "page": page,
+            "rows": _finding_rows(page.object_list),
+            "site": request.GET.get("site", ""),
+        },
+    )
+
+
+@login_required
+def result_detail(request, pk):
+    """One requirement of an assessment: its result, evidence, and the devices failing the
+    checks mapped to it (latest runs, within the assessment's scope), paginated per check."""
+    row = get_object_or_404(
+        RequirementResult.objects.restrict(request.user, "view").select_related(
+            "requirement", "assessment__framework", "assessment__organization"
+        ),
+        pk=pk,
+    )
+    assessment = row.assessment
+    site_ids, type_ids = assessment_services.scope_of(assessment)
+    runs = latest_runs(assessment.organization)
+    index = assessment_services.checks_by_requirement(assessment.framework.code)
+    mapped = index.get(row.requirement.ref, [])
+    wanted = request.GET.get("check") or (mapped[0].code if mapped else "")
+    sections = []
+    for check in mapped:
+        run = runs.get(check.code)
+        section = {"check": check, "run": run, "page": None, "rows": []}
+        if run is not None and run.passed is False:
+            scoped = check.device_scoped
+            section["in_scope"] = (
+                run.failing_in_scope(site_ids, type_ids) if scoped else run.failing_count
+            )
+            if check.code == wanted:
+                page = _findings_page(
+                    request, run, site_ids if scoped else (), type_ids if scoped else ()
+                )
+                section["page"] = page
+                section["rows"] = _finding_rows(page.object_list)
+        sections.append(section)
+    evidence = evidence_services.evidence_for(assessment, [row.requirement_id])
+    return render(
+        request,
+        "compliance/result.html",
+        {
+            "organization": assessment.organization,
+            "assessment": assessment,
+            "result": row,
+            "sections": sections,
+            "wanted": wanted,
+            "evidence": evidence.get(row.requirement_id, []),
+            "colours": RESULT_COLOURS,
+        },
     )
 
 

@@ -11,6 +11,7 @@ from encompass.tenancy.models import Site
 from ..choices import Result
 from ..models import (
     Assessment,
+    CheckFinding,
     CheckRun,
     Evidence,
     Framework,
@@ -239,11 +240,20 @@ class CheckRunSerializer(serializers.ModelSerializer):
             "failing_count",
             "checked_count",
             "failing",
+            "failing_truncated",
+            "scope_counts",
+            "findings_kept",
             "measured",
             "ran_at",
             "ran_by",
             "duration_ms",
         ]
+
+
+class CheckFindingSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CheckFinding
+        fields = ["id", "kind", "object_id", "uid", "label", "site", "device_type", "reason"]
 
 
 class RunChecksSerializer(serializers.Serializer):

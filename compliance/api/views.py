@@ -3,6 +3,7 @@
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -17,6 +18,7 @@ from encompass.tenancy.models import Organization, Site
 from ..checks import all_checks
 from ..models import (
     Assessment,
+    CheckFinding,
     CheckRun,
     Evidence,
     Framework,
@@ -319,11 +321,34 @@ class CheckViewSet(viewsets.ViewSet):
         return Response(s.CheckRunSerializer(runs, many=True).data, status=status.HTTP_201_CREATED)
 
 
+class FindingFilter(filters.FilterSet):
+    site = filters.NumberFilter(field_name="site_id")
+    device_type = filters.NumberFilter(field_name="device_type_id")
+
+    class Meta:
+        model = CheckFinding
+        fields = ["kind"]
+
+
 class CheckRunViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """Stored runs; ``failing`` is a sample (``failing_truncated``), ``findings`` lists them all."""
+
     queryset = CheckRun.objects.all()
     serializer_class = s.CheckRunSerializer
     permission_classes = [IsMember]
     filterset_fields = ["check_code", "passed"]
+
+    @extend_schema(responses=s.CheckFindingSerializer(many=True), filters=True)
+    @action(detail=True, methods=["get"], serializer_class=s.CheckFindingSerializer)
+    def findings(self, request, pk=None):
+        """Every failing item of the run you may see (cursor-paginated; filter ``site``,
+        ``device_type``, ``kind``)."""
+        run = self.get_object()
+        rows = CheckFinding.objects.restrict(request.user, "view").filter(run=run)
+        rows = FindingFilter(request.query_params, queryset=rows, request=request).qs
+        paginator = InOrder()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        return paginator.get_paginated_response(s.CheckFindingSerializer(page, many=True).data)
 
 
 class ScoreSnapshotFilter(filters.FilterSet):

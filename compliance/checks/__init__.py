@@ -10,15 +10,63 @@ from dataclasses import dataclass, field
 from importlib import import_module
 
 from django.conf import settings
+from django.db.models import Case, CharField, Q, QuerySet, Value, When
+
+
+class DeviceFindings:
+    """The failing devices of a check as a queryset (annotated ``finding_reason``), never loaded
+    whole: ``run_checks`` copies them into ``CheckFinding`` rows with one INSERT ... SELECT.
+
+    It also reads like the list of dicts the checks used to return (``len``, index, iterate),
+    which is what tests and small callers use.
+    """
+
+    def __init__(self, queryset, count=None):
+        self.queryset = queryset.order_by("pk")
+        self._count = count
+
+    def __len__(self):
+        if self._count is None:
+            self._count = self.queryset.count()
+        return self._count
+
+    def __bool__(self):
+        return len(self) > 0
+
+    def _rows(self, qs):
+        for d in qs.values("pk", "uid", "name", "site_id", "device_type_id", "finding_reason"):
+            yield {
+                "id": d["pk"],
+                "uid": d["uid"],
+                "name": d["name"] or d["uid"],
+                "site": d["site_id"],
+                "device_type": d["device_type_id"],
+                "reason": d["finding_reason"],
+            }
+
+    def __iter__(self):
+        return self._rows(self.queryset)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return list(self._rows(self.queryset[index]))
+        rows = list(self._rows(self.queryset[index : index + 1]))
+        if not rows:
+            raise IndexError(index)
+        return rows[0]
 
 
 @dataclass
 class CheckOutcome:
-    """What a check found. ``passed=None`` means the check does not apply (``summary`` says why)."""
+    """What a check found. ``passed=None`` means the check does not apply (``summary`` says why).
+
+    ``failing`` is a list of dicts (members, incidents ...; devices carry "id", "site",
+    "device_type") or a ``DeviceFindings`` for checks computed set-wise over the fleet.
+    """
 
     passed: bool | None
     summary: str
-    failing: list = field(default_factory=list)  # dicts; devices carry "id", "site", "device_type"
+    failing: object = field(default_factory=list)
     checked: int = 0
     measured: dict = field(default_factory=dict)
 
@@ -106,7 +154,10 @@ def device_row(device, reason):
 
 
 def outcome_from_devices(failing, checked, ok_text, fail_text, measured=None):
-    """A pass when no device fails; the summary counts the failures."""
+    """A pass when no device fails; the summary counts the failures. ``failing`` is a list of
+    ``device_row`` dicts or a queryset of devices annotated with ``finding_reason``."""
+    if isinstance(failing, QuerySet):
+        failing = DeviceFindings(failing)
     if failing:
         return CheckOutcome(
             passed=False,
@@ -127,3 +178,22 @@ def app_installed(label):
     from django.apps import apps
 
     return apps.is_installed(label) or any(a.label == label for a in apps.get_app_configs())
+
+
+def reason_case(branches, default=""):
+    """A SQL ``CASE`` giving each device its reason: ``branches`` is ``[(Q, text or expression)]``
+    (one per device type or firmware version -- few), so the text is built once per branch."""
+    whens = [
+        When(q, then=text if not isinstance(text, str) else Value(text)) for q, text in branches
+    ]
+    if not whens:
+        return Value(default, output_field=CharField())
+    return Case(*whens, default=Value(default), output_field=CharField())
+
+
+def any_of(conditions):
+    """``Q`` that matches any of ``conditions`` (an empty list matches nothing)."""
+    q = Q(pk__in=[])
+    for condition in conditions:
+        q |= condition
+    return q

@@ -1,14 +1,13 @@
 """Checks on device credentials: unique per device, and gone when the device is retired."""
 
-from collections import defaultdict
-
-from django.db.models import Count
+from django.db.models import CharField, Count, DateField, Exists, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Cast, Concat
 
 from devices.choices import ACTIVE_STATES, LifecycleState
 from devices.models import Device
 
-from . import device_row, outcome_from_devices, register
-from .certificates import certificates_model, finding_rows, identity_checks
+from . import outcome_from_devices, reason_case, register
+from .certificates import certificates_model
 
 # Retiring devices count too: their credentials must be gone before they leave service.
 RETIRED_STATES = (
@@ -34,34 +33,36 @@ def unique_device_credentials(organization, *, now):
     a per-device token, never one shared with another device."""
     devices = Device.objects.filter(organization=organization, state__in=ACTIVE_STATES)
     checked = devices.count()
-    with_cert = set()
-    Certificate = certificates_model()
-    if Certificate is not None:
-        with_cert = set(
-            Certificate.objects.valid(now)
-            .filter(organization=organization)
-            .values_list("device_id", flat=True)
-        )
-    failing = []
-    shared_hashes = set(
+    shared = (
         Device.objects.filter(organization=organization)
         .exclude(token_hash="")
         .values("token_hash")
         .annotate(n=Count("pk"))
         .filter(n__gt=1)
-        .values_list("token_hash", flat=True)
+        .values("token_hash")
     )
-    for d in devices.order_by("pk"):
-        if d.token_hash and d.token_hash in shared_hashes:
-            failing.append(device_row(d, "its token is shared with another device"))
-        elif d.pk not in with_cert and not d.token_hash:
-            failing.append(device_row(d, "no valid certificate and no device token"))
+    shared_token = ~Q(token_hash="") & Q(token_hash__in=shared)
+    no_credential = Q(token_hash="")
+    Certificate = certificates_model()
+    with_cert = 0
+    if Certificate is not None:
+        valid = Certificate.objects.valid(now).filter(organization=organization)
+        no_credential &= ~Exists(valid.filter(device_id=OuterRef("pk")))
+        with_cert = valid.values("device_id").distinct().count()
+    failing = devices.filter(shared_token | no_credential).annotate(
+        finding_reason=reason_case(
+            [
+                (shared_token, "its token is shared with another device"),
+                (no_credential, "no valid certificate and no device token"),
+            ]
+        )
+    )
     return outcome_from_devices(
         failing,
         checked,
         "All {checked} devices in service have a credential of their own.",
         "{n} of {checked} devices in service lack a unique credential.",
-        {"with_certificate": len(with_cert), "shared_tokens": len(shared_hashes)},
+        {"with_certificate": with_cert, "shared_tokens": shared.count()},
     )
 
 
@@ -80,17 +81,25 @@ def decommissioned_credentials(organization, *, now):
     """Retiring, decommissioned and disposed devices must not be able to authenticate."""
     retired = Device.objects.filter(organization=organization, state__in=RETIRED_STATES)
     checked = retired.count()
-    reasons = defaultdict(list)
-    for d in retired.exclude(token_hash=""):
-        reasons[d.pk].append("device token still set")
-    checks = identity_checks()
-    if checks is not None:
-        for row in finding_rows(
-            checks.retired_devices_with_valid_certificates(organization, now=now)
-        ):
-            reasons[row["id"]].append(row["reason"])
-    devices = Device.objects.in_bulk(list(reasons))
-    failing = [device_row(devices[pk], "; ".join(text)) for pk, text in sorted(reasons.items())]
+    token = ~Q(token_hash="")
+    reasons = [(token, Value("device token still set"))]
+    condition = token
+    Certificate = certificates_model()
+    if Certificate is not None:
+        valid = Certificate.objects.valid(now).filter(device_id=OuterRef("pk"))
+        until = Cast(
+            Cast(Subquery(valid.order_by("-not_after").values("not_after")[:1]), DateField()),
+            CharField(),
+        )
+        cert_text = Concat(Value("a certificate is valid until "), until)
+        has_cert = Exists(valid)
+        reasons = [
+            (token & has_cert, Concat(Value("device token still set; "), cert_text)),
+            (has_cert, cert_text),
+            *reasons,
+        ]
+        condition = token | has_cert
+    failing = retired.filter(condition).annotate(finding_reason=reason_case(reasons))
     return outcome_from_devices(
         failing,
         checked,

@@ -2,10 +2,13 @@
 
 from collections import defaultdict
 
+from django.db.models import CharField, Q, Value
+from django.db.models.functions import Cast, Coalesce, Concat, NullIf
+
 from devices.choices import ACTIVE_STATES
 from devices.models import Device
 
-from . import CheckOutcome, device_row, outcome_from_devices, register
+from . import CheckOutcome, any_of, outcome_from_devices, reason_case, register
 
 
 def _releases():
@@ -47,15 +50,24 @@ def firmware_current(organization, *, now):
     devices = Device.objects.filter(
         organization=organization, state__in=ACTIVE_STATES, device_type_id__in=list(latest)
     )
-    failing = [
-        device_row(
-            d,
-            f"security version {d.firmware_security_version} (firmware {d.firmware_version or '?'})"
-            f" below {latest[d.device_type_id]} (release {names[d.device_type_id]})",
-        )
-        for d in devices
-        if d.firmware_security_version < latest[d.device_type_id]
-    ]
+    behind = {t: Q(device_type_id=t, firmware_security_version__lt=v) for t, v in latest.items()}
+    reason = reason_case(
+        [
+            (
+                q,
+                Concat(
+                    Value("security version "),
+                    Cast("firmware_security_version", CharField()),
+                    Value(" (firmware "),
+                    Coalesce(NullIf("firmware_version", Value("")), Value("?")),
+                    Value(f") below {latest[t]} (release {names[t]})"),
+                    output_field=CharField(),
+                ),
+            )
+            for t, q in behind.items()
+        ]
+    )
+    failing = devices.filter(any_of(behind.values())).annotate(finding_reason=reason)
     return outcome_from_devices(
         failing,
         devices.count(),
@@ -95,19 +107,36 @@ def firmware_signed(organization, *, now):
         organization=organization, state__in=ACTIVE_STATES, device_type_id__in=list(known)
     ).exclude(firmware_version="")
     good = {ReleaseStatus.APPROVED, ReleaseStatus.DEPRECATED}
-    failing = []
-    for d in devices:
-        status = known[d.device_type_id].get(d.firmware_version)
-        if status is None:
-            failing.append(device_row(d, f"firmware {d.firmware_version} is not a signed release"))
-        elif status not in good:
-            failing.append(device_row(d, f"firmware {d.firmware_version} is {status}"))
+    conditions, branches = [], []
+    for type_id, versions in known.items():
+        ok = [v for v, status in versions.items() if status in good]
+        conditions.append(Q(device_type_id=type_id) & ~Q(firmware_version__in=ok))
+        for version, status in versions.items():
+            if status not in good:
+                branches.append(
+                    (
+                        Q(device_type_id=type_id, firmware_version=version),
+                        f"firmware {version} is {status}",
+                    )
+                )
+    unknown = Concat(
+        Value("firmware "),
+        "firmware_version",
+        Value(" is not a signed release"),
+        output_field=CharField(),
+    )
+    branches.append((Q(pk__isnull=False), unknown))
+    failing = devices.filter(any_of(conditions)).annotate(finding_reason=reason_case(branches))
     return outcome_from_devices(
         failing,
         devices.count(),
         "All {checked} devices run signed, approved firmware.",
         "{n} of {checked} devices run firmware that is unknown, unapproved or revoked.",
     )
+
+
+# A device's reason names at most this many vulnerabilities (the count says how many in all).
+REASON_IDENTIFIERS = 10
 
 
 @register(
@@ -125,29 +154,55 @@ def known_vulnerabilities(organization, *, now):
     """Open vulnerabilities in the risk register that affect a device's firmware version."""
     try:
         from compliance.risk.choices import VulnerabilityStatus
-        from compliance.risk.models import Vulnerability
-        from compliance.risk.services.vulnerabilities import affected_devices
+        from compliance.risk.models import AffectedProduct, Vulnerability
+        from compliance.risk.services.vulnerabilities import (
+            affected_versions,
+            pairs_q,
+            version_population,
+        )
     except ImportError:
         return CheckOutcome.not_applicable("risk register not installed")
-    reasons = defaultdict(list)
-    devices = {}
-    open_vulns = Vulnerability.objects.filter(
-        organization=organization, status=VulnerabilityStatus.OPEN
+    products = defaultdict(list)
+    identifiers = {}
+    rows = AffectedProduct.objects.filter(
+        organization=organization, vulnerability__status=VulnerabilityStatus.OPEN
+    ).select_related("vulnerability")
+    for product in rows.iterator(chunk_size=2000):
+        products[product.vulnerability_id].append(product)
+        identifiers[product.vulnerability_id] = product.vulnerability.identifier
+    # Versions in service (decommissioned devices are out of the population already).
+    population = version_population(
+        [organization.pk],
+        {p.device_type_id for ps in products.values() for p in ps},
+        states=ACTIVE_STATES,
     )
-    for vuln in open_vulns:
-        for device in affected_devices(vuln, include_unverified=False):
-            if device.state in ACTIVE_STATES:
-                devices[device.pk] = device
-                reasons[device.pk].append(vuln.identifier)
-    failing = [
-        device_row(devices[pk], "affected by " + ", ".join(sorted(ids)))
-        for pk, ids in sorted(reasons.items())
-    ]
+    hits = defaultdict(list)  # (type, version) -> identifiers of open vulnerabilities in range
+    for vuln_id, ranges in products.items():
+        for pair, verdict in affected_versions(ranges, population).items():
+            if verdict == "in_range":
+                hits[pair].append(identifiers[vuln_id])
+    branches = []
+    for pair, ids in sorted(hits.items()):
+        ids = sorted(ids)
+        text = "affected by " + ", ".join(ids[:REASON_IDENTIFIERS])
+        if len(ids) > REASON_IDENTIFIERS:
+            text += f" and {len(ids) - REASON_IDENTIFIERS} more"
+        branches.append((pairs_q([pair]), text))
+    failing = (
+        Device.objects.filter(organization=organization, state__in=ACTIVE_STATES)
+        .filter(pairs_q(list(hits)))
+        .annotate(finding_reason=reason_case(branches))
+    )
     checked = Device.objects.filter(organization=organization, state__in=ACTIVE_STATES).count()
     return outcome_from_devices(
         failing,
         checked,
         "None of the {checked} devices in service is affected by an open vulnerability.",
         "{n} of {checked} devices in service are affected by open vulnerabilities.",
-        {"open_vulnerabilities": open_vulns.count()},
+        {
+            "open_vulnerabilities": Vulnerability.objects.filter(
+                organization=organization, status=VulnerabilityStatus.OPEN
+            ).count(),
+            "firmware_versions_affected": len(hits),
+        },
     )

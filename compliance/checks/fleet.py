@@ -5,9 +5,9 @@ from datetime import timedelta
 from django.db.models import Q
 
 from devices.choices import ACTIVE_STATES, LifecycleState
-from devices.models import Device
+from devices.models import Device, DeviceType
 
-from . import device_row, outcome_from_devices, register, setting
+from . import any_of, outcome_from_devices, reason_case, register, setting
 
 
 def active_devices(organization):
@@ -28,12 +28,13 @@ def active_devices(organization):
 def support_period_ended(organization, *, now):
     """Devices in service whose type's security-update support has ended receive no fixes."""
     today = now.date()
-    qs = active_devices(organization).select_related("device_type")
+    qs = active_devices(organization)
     checked = qs.count()
-    failing = [
-        device_row(d, f"{d.device_type} support ended on {d.device_type.support_ends_on}")
-        for d in qs.filter(device_type__support_ends_on__lt=today)
-    ]
+    ended = DeviceType.objects.filter(organization=organization, support_ends_on__lt=today)
+    reason = reason_case(
+        [(Q(device_type_id=t.pk), f"{t} support ended on {t.support_ends_on}") for t in ended]
+    )
+    failing = qs.filter(device_type__in=[t.pk for t in ended]).annotate(finding_reason=reason)
     unknown = qs.filter(device_type__support_ends_on__isnull=True).count()
     return outcome_from_devices(
         failing,
@@ -58,24 +59,24 @@ def support_period_ended(organization, *, now):
 def silent_devices(organization, *, now):
     """Deployed devices must report within ``SILENT_AFTER_HEARTBEATS`` of their interval."""
     factor = int(setting("SILENT_AFTER_HEARTBEATS", 3))
-    qs = Device.objects.filter(
-        organization=organization, state=LifecycleState.DEPLOYED
-    ).select_related("device_type")
+    qs = Device.objects.filter(organization=organization, state=LifecycleState.DEPLOYED)
     checked = qs.count()
-    failing = []
-    # The shortest allowed silence bounds the query; each device's own interval decides.
-    shortest = timedelta(seconds=5 * factor)
-    candidates = qs.filter(Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=now - shortest))
-    for d in candidates:
-        interval = d.device_type.heartbeat_interval
-        if d.last_seen_at is None:
-            reason = "never reported since it was deployed"
-        elif now - d.last_seen_at > timedelta(seconds=interval * factor):
-            minutes = int((now - d.last_seen_at).total_seconds() // 60)
-            reason = f"last seen {minutes} min ago (heartbeat every {interval} s)"
-        else:
-            continue
-        failing.append(device_row(d, reason))
+    # One condition per device type (types are few): silent longer than its own allowance.
+    late, branches = [], [(Q(last_seen_at__isnull=True), "never reported since it was deployed")]
+    for dtype in DeviceType.objects.filter(organization=organization):
+        allowance = timedelta(seconds=dtype.heartbeat_interval * factor)
+        condition = Q(device_type_id=dtype.pk, last_seen_at__lt=now - allowance)
+        late.append(condition)
+        branches.append(
+            (
+                condition,
+                f"silent for over {max(1, int(allowance.total_seconds() // 60))} min "
+                f"(heartbeat every {dtype.heartbeat_interval} s)",
+            )
+        )
+    failing = qs.filter(Q(last_seen_at__isnull=True) | any_of(late)).annotate(
+        finding_reason=reason_case(branches)
+    )
     return outcome_from_devices(
         failing,
         checked,

@@ -18,7 +18,7 @@ from encompass.tenancy.access import ensure_can_create, ensure_permitted
 from ..checks import all_checks
 from ..choices import ASSESSMENT_TRANSITIONS, AssessmentStatus, Result, ResultSource
 from ..models import Assessment, CheckRun, Requirement, RequirementResult
-from .common import in_scope, user_or_none
+from .common import user_or_none
 
 
 def _check_scope_ownership(organization, sites, device_types):
@@ -286,9 +286,10 @@ def latest_runs(organization):
 
 
 def scope_of(assessment):
+    """``(site ids, device type ids)`` (``.all()``: uses a ``prefetch_related`` when given)."""
     return (
-        set(assessment.sites.values_list("pk", flat=True)),
-        set(assessment.device_types.values_list("pk", flat=True)),
+        {s.pk for s in assessment.sites.all()},
+        {t.pk for t in assessment.device_types.all()},
     )
 
 
@@ -300,8 +301,8 @@ def run_passes(check, run, site_ids, type_ids):
         return run.passed
     if not (site_ids or type_ids):
         return False
-    failing = [row for row in run.failing if in_scope(row, site_ids, type_ids)]
-    return not failing
+    # The run's failing counts per (site, type) answer this without reading its findings.
+    return run.failing_in_scope(site_ids, type_ids) == 0
 
 
 def suggestion(checks, runs, site_ids, type_ids):

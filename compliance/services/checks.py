@@ -12,16 +12,19 @@ import logging
 import time
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import BigIntegerField, CharField, Count, F, Value
+from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
 from encompass.audit.services import actor_label, record_audit
 from encompass.events.services import record_event
 from encompass.exceptions import ValidationError
 
-from ..checks import CheckOutcome, all_checks, setting
+from ..checks import CheckOutcome, DeviceFindings, all_checks, setting
 from ..choices import CHECK_RUNNERS, LIVE_STATUSES, EvidenceKind
-from ..models import Assessment, CheckRun, Evidence, Requirement
+from ..models import Assessment, CheckFinding, CheckRun, Evidence, Requirement
+from ..models.checks import FAILING_SAMPLE
 from .assessments import apply_latest_checks, latest_runs
 from .common import ensure_role_in
 
@@ -59,6 +62,91 @@ def _execute(check, organization, now):
     return outcome, int((time.monotonic() - started) * 1000)
 
 
+def _insert_device_findings(run, findings):
+    """Copy a check's failing devices into CheckFinding rows with one INSERT ... SELECT: the
+    devices never pass through Python, so memory does not grow with the fleet."""
+    qs = findings.queryset.order_by().annotate(
+        f_run=Value(run.pk, output_field=BigIntegerField()),
+        f_org=Value(run.organization_id, output_field=BigIntegerField()),
+        f_kind=Value("device", output_field=CharField()),
+        f_object=F("pk"),
+        f_site=F("site_id"),
+        f_type=F("device_type_id"),
+        f_uid=F("uid"),
+        f_label=Coalesce(NullIf(F("name"), Value("")), F("uid"), output_field=CharField()),
+        f_reason=F("finding_reason"),
+    )
+    names = [
+        "f_run",
+        "f_org",
+        "f_kind",
+        "f_object",
+        "f_site",
+        "f_type",
+        "f_uid",
+        "f_label",
+        "f_reason",
+    ]
+    columns = [
+        "run_id",
+        "organization_id",
+        "kind",
+        "object_id",
+        "site_id",
+        "device_type_id",
+        "uid",
+        "label",
+        "reason",
+    ]
+    select, params = qs.values_list(*names).query.sql_with_params()
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {quote(CheckFinding._meta.db_table)} "
+        f"({', '.join(quote(c) for c in columns)}) {select}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def _subject(row):
+    """A CheckFinding for one failing dict a check listed (devices, members, incidents ...)."""
+    if "uid" in row and "id" in row:
+        return CheckFinding(
+            kind="device",
+            object_id=row["id"],
+            uid=row.get("uid") or "",
+            label=(row.get("name") or row.get("uid") or "")[:300],
+            site_id=row.get("site"),
+            device_type_id=row.get("device_type"),
+            reason=row.get("reason", ""),
+        )
+    if "problem" in row:
+        return CheckFinding(kind="problem", reason=row["problem"])
+    kind = next((k for k in ("user", "incident", "mitigation", "authority") if k in row), "item")
+    return CheckFinding(
+        kind=kind,
+        object_id=row.get(kind),
+        label=str(row.get("name", ""))[:300],
+        reason=row.get("reason", ""),
+    )
+
+
+def _insert_listed_findings(run, rows, batch=2000):
+    written = 0
+    chunk = []
+    for row in rows:
+        finding = _subject(row)
+        finding.run_id, finding.organization_id = run.pk, run.organization_id
+        chunk.append(finding)
+        if len(chunk) >= batch:
+            written += len(CheckFinding.objects.bulk_create(chunk))
+            chunk = []
+    if chunk:
+        written += len(CheckFinding.objects.bulk_create(chunk))
+    return written
+
+
 def _store(check, organization, outcome, elapsed, now, ran_by):
     run = CheckRun.objects.create(
         organization=organization,
@@ -66,14 +154,32 @@ def _store(check, organization, outcome, elapsed, now, ran_by):
         passed=outcome.passed,
         applicable=outcome.passed is not None,
         summary=outcome.summary[:500],
-        failing_count=len(outcome.failing),
         checked_count=outcome.checked,
-        failing=outcome.failing,
         measured=outcome.measured,
         ran_at=now,
         ran_by=ran_by[:200],
         duration_ms=elapsed,
     )
+    if isinstance(outcome.failing, DeviceFindings):
+        written = _insert_device_findings(run, outcome.failing)
+    else:
+        written = _insert_listed_findings(run, outcome.failing or ())
+    findings = CheckFinding.objects.filter(run=run)
+    run.failing_count = written
+    run.failing = [f.as_row() for f in findings.order_by("pk")[:FAILING_SAMPLE]]
+    run.scope_counts = (
+        [
+            [row["site_id"], row["device_type_id"], row["n"]]
+            for row in findings.filter(kind="device")
+            .order_by()
+            .values("site_id", "device_type_id")
+            .annotate(n=Count("pk"))
+            .order_by("site_id", "device_type_id")
+        ]
+        if written
+        else []
+    )
+    run.save(update_fields=["failing_count", "failing", "scope_counts"])
     evidence = Evidence.objects.filter(
         organization=organization, kind=EvidenceKind.CHECK_RESULT, check_code=check.code
     ).first()

@@ -242,11 +242,10 @@ def evidence_for(assessment, requirement_ids=None):
         evidence__organization_id=assessment.organization_id,
     ).filter(Q(evidence__assessment__isnull=True) | Q(evidence__assessment_id=assessment.pk))
     by_requirement = defaultdict(list)
-    evidence_ids = set()
-    for req_id, ev_id in links.values_list("requirement_id", "evidence_id"):
-        by_requirement[req_id].append(ev_id)
-        evidence_ids.add(ev_id)
-    evidence = Evidence.objects.in_bulk(evidence_ids)
+    evidence = {}
+    for link in links.select_related("evidence"):
+        by_requirement[link.requirement_id].append(link.evidence_id)
+        evidence[link.evidence_id] = link.evidence
     result = {}
     for rid, sources in serving.items():
         seen = {}

@@ -65,26 +65,45 @@ def _rounded(value):
     return float(Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
+class ScoreInputs:
+    """What scoring one assessment reads, loaded once (a fixed number of queries) and then shared
+    by its overall score and every site's score: results, evidence, requirement tree, latest
+    check runs. Nothing here grows with the fleet (check runs carry per-scope counts)."""
+
+    def __init__(self, assessment, *, runs=None, parents=None):
+        from ..models import Requirement
+
+        self.assessment = assessment
+        self.runs = latest_runs(assessment.organization) if runs is None else runs
+        self.rows = list(
+            assessment.results.select_related("requirement").order_by("requirement__order")
+        )
+        self.evidence = evidence_for(assessment, [row.requirement_id for row in self.rows])
+        if parents is None:
+            parents = {
+                r.pk: r for r in Requirement.objects.filter(framework=assessment.framework_id)
+            }
+        self.parents = parents
+        self.index = checks_by_requirement(assessment.framework.code)
+        _sites, self.type_ids = scope_of(assessment)
+
+    def effective(self, site=None):
+        if site is None:
+            return [(row, row.result) for row in self.rows]
+        out = []
+        for row in self.rows:
+            value = row.result
+            if row.source == ResultSource.CHECK and row.requirement.ref in self.index:
+                checks = self.index[row.requirement.ref]
+                value = suggestion(checks, self.runs, {site.pk}, self.type_ids) or value
+            out.append((row, value))
+        return out
+
+
 def effective_results(assessment, site=None, runs=None):
     """``[(RequirementResult, result value)]`` -- for ``site``, automatic results recomputed over
     that site's devices."""
-    rows = list(
-        assessment.results.select_related("requirement", "requirement__parent").order_by(
-            "requirement__order"
-        )
-    )
-    if site is None:
-        return [(row, row.result) for row in rows]
-    runs = latest_runs(assessment.organization) if runs is None else runs
-    index = checks_by_requirement(assessment.framework.code)
-    _sites, type_ids = scope_of(assessment)
-    out = []
-    for row in rows:
-        value = row.result
-        if row.source == ResultSource.CHECK and row.requirement.ref in index:
-            value = suggestion(index[row.requirement.ref], runs, {site.pk}, type_ids) or value
-        out.append((row, value))
-    return out
+    return ScoreInputs(assessment, runs=runs).effective(site)
 
 
 def _top_group(requirement, parents):
@@ -94,14 +113,14 @@ def _top_group(requirement, parents):
     return node
 
 
-def compute_score(assessment, site=None, *, runs=None, at=None):
-    """The score of ``assessment`` (or of one ``site`` of it)."""
-    from ..models import Requirement
-
+def compute_score(assessment, site=None, *, runs=None, at=None, inputs=None):
+    """The score of ``assessment`` (or of one ``site`` of it). Pass ``inputs`` (a
+    ``ScoreInputs``) to score several sites of one assessment without reading it again."""
     at = at or timezone.now()
-    pairs = effective_results(assessment, site, runs)
-    evidence = evidence_for(assessment, [row.requirement_id for row, _v in pairs])
-    parents = {r.pk: r for r in Requirement.objects.filter(framework=assessment.framework_id)}
+    inputs = inputs or ScoreInputs(assessment, runs=runs)
+    pairs = inputs.effective(site)
+    evidence = inputs.evidence
+    parents = inputs.parents
     counts = {r: 0 for r in Result.values}
     totals = {"all": [0.0, 0.0], "mandatory": [0.0, 0.0]}
     groups = {}
@@ -116,7 +135,7 @@ def compute_score(assessment, site=None, *, runs=None, at=None):
                 worth *= STALE_FACTOR
             elif state == EvidenceState.NONE:
                 without += 1
-        group = _top_group(row.requirement, parents)
+        group = _top_group(parents.get(row.requirement_id, row.requirement), parents)
         g = groups.setdefault(group.pk, [group, 0.0, 0.0, {r: 0 for r in Result.values}])
         g[3][value] += 1
         if worth is None:
@@ -205,10 +224,10 @@ def record_snapshots(assessment, *, reason, only_if_changed=False, now=None):
     fleet does not fill the history); the daily job always records.
     """
     now = now or timezone.now()
-    runs = latest_runs(assessment.organization)
+    inputs = ScoreInputs(assessment)
     rows = []
     for site in [None, *scope_sites(assessment)]:
-        score = compute_score(assessment, site, runs=runs, at=now)
+        score = compute_score(assessment, site, at=now, inputs=inputs)
         row = _snapshot(assessment, site, score, reason, now)
         if only_if_changed:
             last = (

@@ -2,6 +2,7 @@
 
 import re
 from decimal import Decimal
+from functools import lru_cache
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -21,8 +22,11 @@ IDENTIFIER_RE = re.compile(
 IDENTIFIER_HELP = "CVE-YYYY-NNNN, a GHSA id, or your own PREFIX-… identifier (e.g. VND-2026-7)."
 
 
+@lru_cache(maxsize=8192)
 def parse_version(text):
-    """A comparable ``Version`` for a firmware string, or ``None`` when it cannot be parsed."""
+    """A comparable ``Version`` for a firmware string, or ``None`` when it cannot be parsed.
+
+    Cached: exposure compares every range with the fleet's few distinct firmware strings."""
     text = (text or "").strip()
     if not text:
         return None

@@ -16,6 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import BooleanField, Case, Count, Q, Value, When
 
 from devices.choices import LifecycleState
 from devices.models import Device
@@ -46,6 +47,10 @@ VULNERABILITY_FIELDS = (
 
 
 # --- the live computation ---------------------------------------------------------------------
+#
+# Set-wise: a fleet has many devices but few distinct (device type, firmware version) pairs. One
+# GROUP BY reads the pairs (with their device counts); the PEP 440 ranges are compared on those
+# pairs only; the affected devices are then a plain queryset filtered on the pairs in range.
 
 
 def _in_scope(ranges, firmware_version):
@@ -66,28 +71,79 @@ def _fleet(organization_id, type_ids):
     ).exclude(state__in=EXCLUDED_STATES)
 
 
+def version_population(organization_ids, type_ids, *, states=None):
+    """``{device type id: {firmware version: device count}}`` of the devices that count (one
+    aggregate query; ``states`` narrows them further)."""
+    devices = Device.objects.filter(
+        organization_id__in=list(organization_ids), device_type_id__in=list(type_ids)
+    ).exclude(state__in=EXCLUDED_STATES)
+    if states is not None:
+        devices = devices.filter(state__in=states)
+    population = defaultdict(dict)
+    rows = (
+        devices.order_by().values_list("device_type_id", "firmware_version").annotate(n=Count("pk"))
+    )
+    for type_id, version, n in rows:
+        population[type_id][version] = n
+    return population
+
+
+def affected_versions(products, population):
+    """``{(type id, version): "in_range" | "unverified"}`` for one vulnerability's ranges."""
+    ranges = defaultdict(list)
+    for product in products:
+        ranges[product.device_type_id].append(product)
+    found = {}
+    for type_id, type_ranges in ranges.items():
+        for version in population.get(type_id, ()):
+            verdict = _in_scope(type_ranges, version)
+            if verdict:
+                found[(type_id, version)] = verdict
+    return found
+
+
+def pairs_q(pairs):
+    """``Q`` matching devices whose (type, firmware) is one of ``pairs`` (nothing when empty)."""
+    by_type = defaultdict(list)
+    for type_id, version in pairs:
+        by_type[type_id].append(version)
+    q = Q(pk__in=[])
+    for type_id, versions in sorted(by_type.items()):
+        q |= Q(device_type_id=type_id, firmware_version__in=sorted(versions))
+    return q
+
+
 def affected_devices(vulnerability, *, include_unverified=True, queryset=None):
-    """The devices ``vulnerability`` affects now, each with ``firmware_unverified`` set.
+    """The devices ``vulnerability`` affects now: a queryset (paginate and filter it), each row
+    annotated ``firmware_unverified``.
 
     ``queryset`` narrows the candidates (e.g. ``Device.objects.restrict(user)``).
     """
-    ranges = defaultdict(list)
-    for product in AffectedProduct.objects.filter(vulnerability=vulnerability):
-        ranges[product.device_type_id].append(product)
-    if not ranges:
-        return []
+    products = list(AffectedProduct.objects.filter(vulnerability=vulnerability))
     candidates = queryset if queryset is not None else Device.objects.all()
-    candidates = candidates.filter(
-        pk__in=_fleet(vulnerability.organization_id, list(ranges)).values("pk")
-    ).select_related("device_type", "site")
-    found = []
-    for device in candidates.order_by("name", "pk"):
-        verdict = _in_scope(ranges[device.device_type_id], device.firmware_version)
-        if verdict is None or (verdict == "unverified" and not include_unverified):
-            continue
-        device.firmware_unverified = verdict == "unverified"
-        found.append(device)
-    return found
+    if not products:
+        return candidates.none().annotate(firmware_unverified=Value(False))
+    population = version_population(
+        [vulnerability.organization_id], {p.device_type_id for p in products}
+    )
+    verdicts = affected_versions(products, population)
+    proven = [pair for pair, v in verdicts.items() if v == "in_range"]
+    unverified = [pair for pair, v in verdicts.items() if v == "unverified"]
+    wanted = proven + (unverified if include_unverified else [])
+    return (
+        candidates.filter(organization_id=vulnerability.organization_id)
+        .exclude(state__in=EXCLUDED_STATES)
+        .filter(pairs_q(wanted))
+        .annotate(
+            firmware_unverified=Case(
+                When(pairs_q(unverified), then=Value(True)),
+                default=Value(False),
+                output_field=BooleanField(),
+            )
+        )
+        .select_related("device_type", "site")
+        .order_by("name", "pk")
+    )
 
 
 @dataclass
@@ -97,29 +153,27 @@ class Exposure:
 
 
 def exposure_counts(vulnerabilities):
-    """``{vulnerability pk: Exposure}`` for many vulnerabilities in two queries."""
+    """``{vulnerability pk: Exposure}`` for many vulnerabilities in two queries: their ranges,
+    and the fleet's device counts per (type, firmware) -- never a row per device."""
     vulns = list(vulnerabilities)
     result = {v.pk: Exposure() for v in vulns}
     if not vulns:
         return result
-    ranges = defaultdict(lambda: defaultdict(list))  # type -> vuln -> [ranges]
-    orgs = set()
+    products = defaultdict(list)
+    orgs, types = set(), set()
     for product in AffectedProduct.objects.filter(vulnerability__in=[v.pk for v in vulns]):
-        ranges[product.device_type_id][product.vulnerability_id].append(product)
+        products[product.vulnerability_id].append(product)
         orgs.add(product.organization_id)
-    if not ranges:
+        types.add(product.device_type_id)
+    if not products:
         return result
-    devices = (
-        Device.objects.filter(organization_id__in=orgs, device_type_id__in=list(ranges))
-        .exclude(state__in=EXCLUDED_STATES)
-        .values_list("device_type_id", "firmware_version")
-    )
-    for type_id, firmware in devices.iterator(chunk_size=2000):
-        for vuln_id, products in ranges[type_id].items():
-            verdict = _in_scope(products, firmware)
-            if verdict:
-                result[vuln_id].affected += 1
-                result[vuln_id].unverified += verdict == "unverified"
+    population = version_population(orgs, types)
+    for vuln_id, ranges in products.items():
+        for (type_id, version), verdict in affected_versions(ranges, population).items():
+            n = population[type_id][version]
+            result[vuln_id].affected += n
+            if verdict == "unverified":
+                result[vuln_id].unverified += n
     return result
 
 
