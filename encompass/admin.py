@@ -2,7 +2,9 @@
 
 * ``get_queryset`` goes through ``restrict(user, 'view')``; change / delete permissions through
   ``restrict(user, 'change' | 'delete')`` -- a global model permission never crosses a tenant.
-* Foreign-key and many-to-many choices are restricted the same way.
+* Foreign-key and many-to-many choices are restricted the same way, and so is every
+  ``list_filter`` on a related field (``TenantRelatedFieldListFilter``): a filter never lists
+  another organization's rows.
 * Saves and deletes go through the generic services (``encompass.tenancy.crud``) so the admin
   audits and publishes like every other surface; domain models override ``save_model`` /
   actions to call their own services.
@@ -12,6 +14,7 @@
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import get_fields_from_path
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.shortcuts import redirect
@@ -67,6 +70,47 @@ def _restricted(qs, user, action="view"):
     return qs
 
 
+class TenantRelatedFieldListFilter(admin.RelatedFieldListFilter):
+    """A "By <related field>" filter offering only the related rows within the user's reach.
+
+    Django's ``RelatedFieldListFilter`` lists every row of the related model (every
+    organization's sites, authorities, ...). Here a related model with ``restrict`` offers what
+    ``restrict(user, 'view')`` lets through; any other related model (users, the shared
+    catalogue without ``restrict``) offers only the rows the admin's own restricted queryset
+    refers to, as ``RelatedOnlyFieldListFilter`` does.
+    """
+
+    def field_choices(self, field, request, model_admin):
+        manager = field.related_model._default_manager
+        if hasattr(manager, "restrict"):
+            reach = manager.restrict(request.user, "view").values("pk")
+        else:
+            reach = (
+                model_admin.get_queryset(request)
+                .exclude(**{f"{self.field_path}__isnull": True})
+                .values(f"{self.field_path}__pk")
+            )
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        return field.get_choices(
+            include_blank=False, limit_choices_to={"pk__in": reach}, ordering=ordering
+        )
+
+
+def tenant_list_filter(model, item):
+    """``item`` of a ``list_filter``, with a related-field filter replaced by the tenant one.
+
+    Plain field names that end on a relation, and ``(name, RelatedFieldListFilter)`` pairs,
+    become ``(name, TenantRelatedFieldListFilter)``; ``RelatedOnlyFieldListFilter`` (already
+    limited to the restricted queryset), other filter classes and plain fields stay as they are.
+    """
+    if isinstance(item, str):
+        field = get_fields_from_path(model, item)[-1]
+        return (item, TenantRelatedFieldListFilter) if field.is_relation else item
+    if isinstance(item, (tuple, list)) and item[1] is admin.RelatedFieldListFilter:
+        return (item[0], TenantRelatedFieldListFilter)
+    return item
+
+
 class TenantAdmin(admin.ModelAdmin):
     """A ModelAdmin over a tenant model (one with ``objects.restrict``)."""
 
@@ -75,6 +119,9 @@ class TenantAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return _restricted(super().get_queryset(request), request.user, "view")
+
+    def get_list_filter(self, request):
+        return [tenant_list_filter(self.model, item) for item in super().get_list_filter(request)]
 
     def _roles_allow(self, request, action):
         return bool(roles_of_request(request) & set(allowed_roles(self.model, action)))
@@ -186,4 +233,12 @@ class ReadOnlyTenantAdmin(TenantAdmin):
         return False
 
 
-__all__ = ["EncompassAdminSite", "ReadOnlyTenantAdmin", "TenantAdmin", "models", "roles_of_request"]
+__all__ = [
+    "EncompassAdminSite",
+    "ReadOnlyTenantAdmin",
+    "TenantAdmin",
+    "TenantRelatedFieldListFilter",
+    "models",
+    "roles_of_request",
+    "tenant_list_filter",
+]

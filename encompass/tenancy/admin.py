@@ -137,8 +137,11 @@ class MembershipForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
-            self.fields.pop("username")
-            self.fields["organization"].disabled = True
+            # A role that may only view gets a form whose fields the admin made read-only:
+            # neither field is there then.
+            self.fields.pop("username", None)
+            if "organization" in self.fields:
+                self.fields["organization"].disabled = True
 
     def clean_username(self):
         name = self.cleaned_data["username"].strip()
