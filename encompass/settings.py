@@ -119,6 +119,7 @@ INSTALLED_APPS = [
     "devices.identity",
     "devices.firmware",
     "devices.monitoring",
+    "devices.mqtt",
     "incidents",
     "compliance.risk",
     "compliance",
@@ -323,6 +324,25 @@ ENCOMPASS = {
     # Roles that must sign in with a second factor (TOTP) in the admin and the web UI.
     "MFA_REQUIRED_ROLES": ["admin", "security_officer"],
     "PUBLIC_BASE_URL": os.environ.get("ENCOMPASS_PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
+    # MQTT over mutual TLS (devices.mqtt; docs/mqtt.md). Unset values take devices/mqtt/conf.py's.
+    "MQTT": {
+        key: cast(os.environ[f"ENCOMPASS_MQTT_{key}"])
+        for key, cast in {
+            "DIR": str,
+            "HOST": str,
+            "SERVICE_PORT": int,
+            "DEVICE_PORT": int,
+            "DEVICE_BIND": str,
+            "SERVICE_BIND": str,
+            "SERVER_NAMES": lambda v: [n.strip() for n in v.split(",") if n.strip()],
+            "SERVICE_IDENTITY": str,
+            "SHARED_GROUP": str,
+            "RELOAD_COMMAND": str,
+            "SYNC_CRL": lambda v: v.lower() in ("1", "true", "yes", "on"),
+            "NOTIFY_ROLLOUTS": lambda v: v.lower() in ("1", "true", "yes", "on"),
+        }.items()
+        if os.environ.get(f"ENCOMPASS_MQTT_{key}")
+    },
 }
 
 LOGGING = {
