@@ -140,18 +140,18 @@ def _handle_device(device, messages, has_certificate, now, outcome):
         refuse_device(device, method=METHOD)
         return
     items = []
-    max_batch = limits()["max_batch"]
-    for message in messages:
+    for message in messages:  # in order: a status (the last will) after the events before it
         _uid, leaf = parse(message.topic)
         if leaf == STATUS:
+            _ingest(device, items, now, outcome)
+            items = []
             try:
                 ok = _status(device, message.payload.decode("utf-8"), now, outcome)
             except UnicodeDecodeError:
                 ok = False
             if not ok:
-                _malformed(
-                    device, message.topic, message.payload, "status: online or offline", outcome
-                )
+                detail = "status: online or offline"
+                _malformed(device, message.topic, message.payload, detail, outcome)
             continue
         try:
             items.extend(_items(message.payload))
@@ -159,6 +159,11 @@ def _handle_device(device, messages, has_certificate, now, outcome):
             _malformed(device, message.topic, message.payload, refused.detail, outcome)
             continue
         outcome.counts["messages"] += 1
+    _ingest(device, items, now, outcome)
+
+
+def _ingest(device, items, now, outcome):
+    max_batch = limits()["max_batch"]
     for start in range(0, len(items), max_batch):
         result = ingest_events(device, items[start : start + max_batch], now=now)
         outcome.counts["accepted"] += result.accepted

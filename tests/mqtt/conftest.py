@@ -112,9 +112,7 @@ class Identity:
 @pytest.fixture
 def mqtt_world(world):
     admin_a = world.a.user(Role.ADMIN)
-    identity.create_certificate_authority(
-        organization=world.a.org, actor=admin_a, name="A devices"
-    )
+    identity.create_certificate_authority(organization=world.a.org, actor=admin_a, name="A devices")
     identity.create_certificate_authority(
         organization=world.b.org, actor=world.b.user(Role.ADMIN), name="B devices"
     )
