@@ -152,9 +152,9 @@ def enroll(mqtt_world, tmp_path):
     folder = tmp_path / "devices"
     folder.mkdir()
 
-    def make(tenant="a", state=LifecycleState.DEPLOYED, validity_days=None):
+    def make(tenant="a", state=LifecycleState.DEPLOYED, validity_days=None, **fields):
         t = getattr(mqtt_world, tenant)
-        device = make_device(t.org, site=t.sites[0], state=state)
+        device = make_device(t.org, site=t.sites[0], state=state, **fields)
         key = ec.generate_private_key(ec.SECP256R1())
         record = identity.issue_certificate(
             device,
