@@ -121,6 +121,7 @@ INSTALLED_APPS = [
     "devices.identity",
     "devices.firmware",
     "devices.monitoring",
+    "devices.mqtt",
     "incidents",
     "compliance.risk",
     "compliance",
@@ -350,6 +351,25 @@ ENCOMPASS = {
     "TOTP_FAILURE_LIMIT": int(os.environ.get("ENCOMPASS_TOTP_FAILURE_LIMIT", "5")),
     "TOTP_COOLOFF_MINUTES": int(os.environ.get("ENCOMPASS_TOTP_COOLOFF_MINUTES", "15")),
     "PUBLIC_BASE_URL": os.environ.get("ENCOMPASS_PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
+    # MQTT over mutual TLS (devices.mqtt; docs/mqtt.md). Unset values take devices/mqtt/conf.py's.
+    "MQTT": {
+        key: cast(os.environ[f"ENCOMPASS_MQTT_{key}"])
+        for key, cast in {
+            "DIR": str,
+            "HOST": str,
+            "SERVICE_PORT": int,
+            "DEVICE_PORT": int,
+            "DEVICE_BIND": str,
+            "SERVICE_BIND": str,
+            "SERVER_NAMES": lambda v: [n.strip() for n in v.split(",") if n.strip()],
+            "SERVICE_IDENTITY": str,
+            "SHARED_GROUP": str,
+            "RELOAD_COMMAND": str,
+            "SYNC_CRL": lambda v: v.lower() in ("1", "true", "yes", "on"),
+            "NOTIFY_ROLLOUTS": lambda v: v.lower() in ("1", "true", "yes", "on"),
+        }.items()
+        if os.environ.get(f"ENCOMPASS_MQTT_{key}")
+    },
 }
 
 LOGGING = {

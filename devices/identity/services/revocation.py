@@ -14,6 +14,7 @@ from encompass.tenancy.access import ensure_permitted
 from .. import pki
 from ..choices import RevocationReason
 from ..models import CertificateAuthority, DeviceCertificate
+from ..signals import send_crl_published
 from .common import policy_for
 
 
@@ -63,6 +64,7 @@ def regenerate_crl(authority, *, actor="job:identity-crl"):
         },
         severity=Severity.DEBUG,
     )
+    transaction.on_commit(lambda: send_crl_published(locked.pk))
     return locked
 
 

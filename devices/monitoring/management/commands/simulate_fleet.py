@@ -1,4 +1,6 @@
-"""``manage.py simulate_fleet --devices N --rate R``: a fleet that reports over the real API.
+"""``manage.py simulate_fleet --devices N --rate R``: a fleet that reports over the real API
+(HTTP by default; ``--transport mqtt`` publishes through the broker with a certificate per device,
+see devices/mqtt/simulator.py).
 
 Picks N in-service devices of the organization (registering and deploying more through the
 device services when there are fewer), gives each a fresh per-device token
@@ -43,6 +45,15 @@ class Command(BaseCommand):
         parser.add_argument("--flush", type=float, default=2.0, help="Seconds between batches.")
         parser.add_argument("--duration", type=float, default=0, help="Stop after S s (0: never).")
         parser.add_argument("--seed", type=int, default=None)
+        parser.add_argument(
+            "--transport",
+            choices=("http", "mqtt"),
+            default="http",
+            help="mqtt: publish over MQTT with a certificate per device (docs/mqtt.md).",
+        )
+        parser.add_argument("--mqtt-host", default="127.0.0.1")
+        parser.add_argument("--mqtt-port", type=int, default=None, help="The device listener.")
+        parser.add_argument("--mqtt-ca", default=None, help="The broker's CA (broker-ca.pem).")
 
     def handle(self, *args, **opts):
         # One line per HTTP request would drown the console of `make run`.
@@ -69,7 +80,23 @@ class Command(BaseCommand):
             rng=rng,
             behaviours=simulator_behaviours(),
         )
-        self._run(sim, opts)
+        self.mqtt = None
+        if opts["transport"] == "mqtt":
+            from devices.mqtt.conf import broker_dir, mqtt_settings
+            from devices.mqtt.simulator import MqttTransport
+
+            self.mqtt = MqttTransport(
+                sims,
+                actor=admin,
+                host=opts["mqtt_host"],
+                port=opts["mqtt_port"] or mqtt_settings()["DEVICE_PORT"],
+                ca_file=opts["mqtt_ca"] or broker_dir() / "broker-ca.pem",
+            )
+        try:
+            self._run(sim, opts)
+        finally:
+            if self.mqtt is not None:
+                self.mqtt.close()
 
     def _organization(self, slug):
         orgs = Organization.objects.order_by("pk")
@@ -176,6 +203,8 @@ class Command(BaseCommand):
     def _flush(self, client, device):
         if not device.outbox:
             return 0
+        if self.mqtt is not None:
+            return self.mqtt.flush(device)
         batch = device.outbox[:1000]
         response = client.post("/api/device/v1/events", json=batch, headers=device.headers)
         if response.status_code == 200:
