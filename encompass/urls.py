@@ -66,6 +66,8 @@ urlpatterns = [
     path(
         "api/schema/swagger/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"
     ),
+    # hawkBit DDI v1 for SWUpdate / RAUC: /<organization slug>/controller/v1/<device uid>/...
+    path("<slug:tenant>/controller/v1/", include("devices.firmware.ddi.urls")),
     *[path(prefix, include(m)) for prefix, m in UI_URLCONFS if _optional(m)],
     path("", include("encompass.web.urls")),
 ]
