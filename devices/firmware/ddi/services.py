@@ -32,13 +32,14 @@ from django.utils import timezone
 
 from devices.monitoring.ingest import ingest_events
 from encompass.audit.services import record_audit
+from encompass.events.models import Event
 from encompass.exceptions import ValidationError
 
 from .. import conf
 from ..choices import TERMINAL_UPDATE_STATES, UpdateStatus
 from ..models import DeviceUpdate, FirmwareRelease
 from ..services.manifests import current_offer
-from ..services.reports import report_update_status
+from ..services.reports import HEARTBEAT, report_update_status
 from ..services.updates import change_update
 
 EXECUTIONS = (
@@ -378,11 +379,30 @@ def config_data(device, data, *, now=None):
     return answer
 
 
+def wants_config_data(device, kind, *, now=None):
+    """Whether the poll asks for ``configData`` (the device's attributes, its DDI heartbeat).
+
+    Asked when an update awaits the healthy heartbeat after its success report, and otherwise
+    when no heartbeat came within the device type's heartbeat interval -- never while an action
+    is open, because agents (SWUpdate) send the attributes *instead of* working on the action.
+    """
+    if kind is not None:
+        return False
+    if DeviceUpdate.objects.filter(
+        device_id=device.pk, status=UpdateStatus.REPORTED_SUCCESS
+    ).exists():
+        return True
+    now = now or timezone.now()
+    interval = getattr(device.device_type, "heartbeat_interval", None) or 300
+    interval = max(int(interval), int(conf.get("DDI_POLL_SECONDS")))
+    return not Event.objects.filter(
+        device_id=device.pk,
+        kind=HEARTBEAT,
+        received_at__gte=now - datetime.timedelta(seconds=interval),
+    ).exists()
+
+
 def action_hash(update):
     """A short value that changes when what the client must do changes (hawkBit's ``?c=``)."""
     text = f"{update.pk}:{update.status}:{maintenance_window(update) or ''}"
     return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
-def recent_cutoff(now=None):
-    return (now or timezone.now()) - datetime.timedelta(days=30)

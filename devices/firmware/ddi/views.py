@@ -77,7 +77,8 @@ class ControllerBaseView(DDIView):
         installed = services.installed_update(self.device)
         if installed is not None:
             links["installedBase"] = {"href": self.url("ddi-installed", installed.pk)}
-        links["configData"] = {"href": self.url("ddi-config")}
+        if services.wants_config_data(self.device, kind):
+            links["configData"] = {"href": self.url("ddi-config")}
         return Response(
             {"config": {"polling": {"sleep": services.polling_sleep()}}, "_links": links}
         )
@@ -173,7 +174,9 @@ class ConfigDataView(DDIView):
 class ArtifactView(DDIView):
     """Download a release image the target may install (its organization and device type)."""
 
-    renderer_classes = [JSONRenderer]
+    def perform_content_negotiation(self, request, force=False):
+        # Agents ask for the image (Accept: application/octet-stream); errors are JSON.
+        return JSONRenderer(), JSONRenderer.media_type
 
     def _release(self, module_id, filename):
         device = self.device
