@@ -8,6 +8,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import views
+from .api.device_schema import device_schema_view
 
 
 def _optional(module):
@@ -63,6 +64,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/device/v1/", include(device_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/device/schema/", device_schema_view, name="device-schema"),
     path(
         "api/schema/swagger/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"
     ),

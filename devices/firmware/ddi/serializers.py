@@ -114,9 +114,12 @@ class ChunkSerializer(serializers.Serializer):
     artifacts = ArtifactSerializer(many=True)
 
 
+HANDLING = ["skip", "attempt", "forced"]
+
+
 class DeploymentSerializer(serializers.Serializer):
-    download = serializers.ChoiceField(choices=["skip", "attempt", "forced"])
-    update = serializers.ChoiceField(choices=["skip", "attempt", "forced"])
+    download = serializers.ChoiceField(choices=HANDLING)
+    update = serializers.ChoiceField(choices=HANDLING)
     maintenanceWindow = serializers.ChoiceField(
         choices=["available", "unavailable"], required=False
     )

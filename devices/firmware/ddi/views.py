@@ -4,6 +4,7 @@ controllerId = device uid). Views only parse and call ``devices.firmware.ddi.ser
 from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpResponse
 from django.urls import reverse
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
@@ -27,7 +28,19 @@ class HalJSONRenderer(JSONRenderer):
     media_type = "application/hal+json"
 
 
+class DDIAutoSchema(AutoSchema):
+    """Either hawkBit token (or the proxy certificate), not both: one requirement per scheme."""
+
+    def get_auth(self):
+        combined = super().get_auth()  # also registers the schemes
+        return [{name: scopes} for requirement in combined for name, scopes in requirement.items()]
+
+    def get_tags(self):
+        return ["hawkBit DDI v1"]
+
+
 class DDIView(APIView):
+    schema = DDIAutoSchema()
     authentication_classes = [DDIAuthentication]
     permission_classes = [IsDevice]
     throttle_classes = [DeviceRateThrottle]
