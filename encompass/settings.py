@@ -312,6 +312,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # hawkBit DDI: "download" and "update" share one handling enum.
+    "ENUM_NAME_OVERRIDES": {"DDIHandlingEnum": "devices.firmware.ddi.serializers.HANDLING"},
     # `check --deploy` is about the deployment's security settings; schema-generation warnings
     # (enum naming) belong to `manage.py spectacular --validate` (docs/api.md).
     "ENABLE_DJANGO_DEPLOY_CHECK": False,

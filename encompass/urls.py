@@ -8,6 +8,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import views
+from .api.device_schema import device_schema_view
 
 
 def _optional(module):
@@ -63,9 +64,12 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/device/v1/", include(device_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/device/schema/", device_schema_view, name="device-schema"),
     path(
         "api/schema/swagger/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"
     ),
+    # hawkBit DDI v1 for SWUpdate / RAUC: /<organization slug>/controller/v1/<device uid>/...
+    path("<slug:tenant>/controller/v1/", include("devices.firmware.ddi.urls")),
     *[path(prefix, include(m)) for prefix, m in UI_URLCONFS if _optional(m)],
     path("", include("encompass.web.urls")),
 ]

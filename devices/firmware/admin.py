@@ -1,12 +1,20 @@
 """Back office for firmware: thin shells over the services (uploads go through the API / UI,
 where the signature is verified)."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from encompass.admin import ReadOnlyTenantAdmin, TenantAdmin
 
 from . import services
-from .models import DeviceUpdate, FirmwareRelease, Rollout, RolloutWave, SigningKey
+from .ddi.tokens import create_gateway_token, revoke_gateway_token
+from .models import (
+    DeviceUpdate,
+    FirmwareRelease,
+    GatewayToken,
+    Rollout,
+    RolloutWave,
+    SigningKey,
+)
 
 
 @admin.register(SigningKey)
@@ -161,3 +169,47 @@ class DeviceUpdateAdmin(ReadOnlyTenantAdmin):
     list_filter = ("status",)
     search_fields = ("device__name", "device__uid")
     list_select_related = ("device", "rollout", "wave", "release")
+
+
+@admin.register(GatewayToken)
+class GatewayTokenAdmin(TenantAdmin):
+    """hawkBit DDI gateway tokens: the secret is shown once, in the message after saving."""
+
+    list_display = ("name", "organization", "prefix", "revoked_at", "last_used_at", "created_at")
+    list_filter = ("revoked_at",)
+    search_fields = ("name", "prefix")
+    list_select_related = ("organization",)
+    fields = ("organization", "name", "prefix", "revoked_at", "revoked_reason", "last_used_at")
+    readonly_fields = ("prefix", "revoked_at", "revoked_reason", "last_used_at")
+    actions = ["revoke"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*self.readonly_fields, "organization", "name") if obj else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return None  # nothing of a token is edited in place: revoke it and make another
+        saved, token = create_gateway_token(
+            organization=form.cleaned_data["organization"],
+            name=form.cleaned_data["name"],
+            actor=request.user,
+        )
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+        self.message_user(
+            request,
+            f"Gateway token for {saved.name}: {token} -- copy it now, it is not shown again "
+            f'(SWUpdate: -u "... -g {token}").',
+            messages.WARNING,
+        )
+        return None
+
+    @admin.action(description="Revoke the selected gateway tokens")
+    def revoke(self, request, queryset):
+        self.run_service(
+            request,
+            revoke_gateway_token,
+            queryset,
+            "Revoked {count} gateway token(s).",
+            reason="Revoked in the admin",
+        )

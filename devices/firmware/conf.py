@@ -9,6 +9,8 @@ DEFAULTS = {
     "FIRMWARE_MAX_ARTIFACT_BYTES": 512 * 1024 * 1024,
     # How long a signed update manifest stays valid (freeze-attack protection).
     "FIRMWARE_MANIFEST_TTL_SECONDS": 3600,
+    # hawkBit DDI: the polling interval told to clients (config.polling.sleep), in seconds.
+    "DDI_POLL_SECONDS": 300,
 }
 
 

@@ -3,6 +3,8 @@
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404
 from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -18,12 +20,45 @@ from .serializers import StatusReportSerializer
 
 class DeviceFirmwareView(DeviceAPIMixin, APIView):
     throttle_classes = [DeviceRateThrottle]
-    schema = None
+
+
+SignedManifest = inline_serializer(
+    "SignedManifest",
+    {
+        "manifest": serializers.CharField(help_text="base64 of the exact manifest bytes"),
+        "signature": serializers.CharField(help_text="base64 Ed25519 signature over them"),
+        "algorithm": serializers.CharField(),
+        "key_id": serializers.CharField(),
+        "payload": serializers.DictField(help_text="the same manifest, decoded (do not verify)"),
+    },
+)
+ManifestKey = inline_serializer(
+    "ManifestKey",
+    {
+        "algorithm": serializers.CharField(),
+        "key_id": serializers.CharField(),
+        "public_key": serializers.CharField(),
+        "public_key_raw": serializers.CharField(),
+    },
+)
+StatusAnswer = inline_serializer(
+    "UpdateStatusAnswer",
+    {
+        "update_id": serializers.IntegerField(),
+        "status": serializers.CharField(),
+        "health_deadline": serializers.DateTimeField(allow_null=True),
+    },
+)
 
 
 class UpdateManifestView(DeviceFirmwareView):
     """GET: the signed, expiring manifest of what to install now (``?nonce=`` binds it)."""
 
+    @extend_schema(
+        operation_id="device_update_manifest",
+        parameters=[OpenApiParameter("nonce", str, description="Up to 64 printable characters.")],
+        responses=SignedManifest,
+    )
     def get(self, request):
         device = self.device
 
@@ -39,6 +74,7 @@ class UpdateManifestView(DeviceFirmwareView):
 class ManifestKeyView(DeviceFirmwareView):
     """GET: the organization's manifest-signing public key (also given at provisioning)."""
 
+    @extend_schema(operation_id="device_update_key", responses=ManifestKey)
     def get(self, request):
         key = manifest_key_for(self.device.organization)
         public = signing.load_public_key(key.public_key)
@@ -55,6 +91,7 @@ class ManifestKeyView(DeviceFirmwareView):
 class UpdateStatusView(DeviceFirmwareView):
     """POST {update_id, status, reason}: downloading, installing, rebooting, succeeded, failed."""
 
+    @extend_schema(request=StatusReportSerializer, responses=StatusAnswer)
     def post(self, request):
         body = StatusReportSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -74,6 +111,7 @@ class UpdateStatusView(DeviceFirmwareView):
 class ArtifactView(DeviceFirmwareView):
     """GET: stream a firmware image the device may install (its organization and type)."""
 
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
     def get(self, request, release_id):
         device = self.device
         release = FirmwareRelease.objects.filter(

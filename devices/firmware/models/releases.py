@@ -25,6 +25,17 @@ class FirmwareRelease(TenantModel):
     artifact = models.FileField(upload_to=artifact_path, max_length=300, editable=False)
     size = models.PositiveBigIntegerField(editable=False)
     sha256 = models.CharField(max_length=64, editable=False)
+    # SHA-1 and MD5 are what hawkBit DDI clients check downloads with (SWUpdate: SHA-1); they are
+    # computed from the stored image on first use (``devices.firmware.ddi.services``), never
+    # trusted for anything else: the release statement binds the SHA-256.
+    sha1 = models.CharField(max_length=40, blank=True, editable=False)
+    md5 = models.CharField(max_length=32, blank=True, editable=False)
+    filename = models.CharField(
+        max_length=200,
+        blank=True,
+        editable=False,
+        help_text="The uploaded file's name (DDI clients choose a handler by it, e.g. .swu).",
+    )
     signature = models.CharField(
         max_length=128, editable=False, help_text="Ed25519 signature of the release statement."
     )

@@ -211,6 +211,11 @@ class DeviceUpdate(TenantModel):
     )
     finished_at = models.DateTimeField(null=True, blank=True)
     failure_reason = models.CharField(max_length=500, blank=True)
+    cancel_acknowledged_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the device confirmed the cancellation (hawkBit DDI cancelAction).",
+    )
 
     site_lookup = "device__site"
     role_permissions = {"view": ALL_ROLES}

@@ -1,6 +1,8 @@
 """Firmware releases: upload (hash + signature verified), approve (four eyes), deprecate, revoke."""
 
 import hashlib
+import os
+import re
 
 from django.core.files.base import File
 from django.core.files.storage import default_storage
@@ -41,6 +43,13 @@ def parse_version(text, field="version"):
         raise ValidationError(
             {field: f"{text!r} is not a comparable version (use e.g. 2.4.1 or 2.5.0rc1)."}
         ) from exc
+
+
+def upload_filename(fileobj):
+    """The uploaded file's own name, reduced to a safe base name ("" when it has none)."""
+    name = os.path.basename(str(getattr(fileobj, "name", "") or "").replace("\\", "/"))
+    name = re.sub(r"[^A-Za-z0-9._+-]", "_", name).strip("._")
+    return name[:200]
 
 
 def hash_file(fileobj):
@@ -226,6 +235,7 @@ def upload_release(
         metadata=metadata or {},
         uploaded_by=user_or_none(actor),
         status_changed_at=timezone.now(),
+        filename=upload_filename(artifact),
     )
     name = f"firmware/{organization.pk}/{digest}.bin"
     stored = default_storage.save(name, File(artifact, name=f"{digest}.bin"))

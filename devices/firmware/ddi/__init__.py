@@ -1,0 +1,1 @@
+"""hawkBit Direct Device Integration (DDI) API v1: an adapter onto rollouts."""
