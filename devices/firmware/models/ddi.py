@@ -37,6 +37,7 @@ class GatewayToken(TenantModel):
     role_permissions = {
         "view": ALL_ROLES,
         "add": SECURITY_ROLES,
+        "change": (),  # a token is issued and revoked, never edited
         "revoke": SECURITY_ROLES,
         "delete": ADMIN_ONLY,
     }
