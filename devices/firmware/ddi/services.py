@@ -24,6 +24,7 @@ State mapping (DDI feedback -> update status):
 
 import datetime
 import hashlib
+import json
 import uuid
 
 from django.core.files.storage import default_storage
@@ -160,7 +161,10 @@ def deployment(update, *, links, now=None, history=False):
         maintenance_window(update, now) if update.status not in TERMINAL_UPDATE_STATES else None
     )
     filename = artifact_filename(release)
-    metadata = [{"key": str(k), "value": str(v)} for k, v in sorted(release.metadata.items())]
+    metadata = [
+        {"key": str(k), "value": v if isinstance(v, str) else json.dumps(v, sort_keys=True)}
+        for k, v in sorted(release.metadata.items())
+    ]
     metadata.append({"key": "security_version", "value": str(release.security_version)})
     body = {
         "id": str(update.pk),
