@@ -237,6 +237,12 @@ def deployment_feedback(device, update_id, *, execution, finished, details=(), p
             return update  # a retry, or progress arriving after the end: harmless
         raise ActionGone(update.get_status_display().lower())
     if execution == "closed":
+        if status == UpdateStatus.REPORTED_SUCCESS:
+            # Closed already (hawkBit: a closed action takes no more results); only the
+            # heartbeat after the reboot decides now.
+            if finished == "failure":
+                raise ActionGone("closed with success, awaiting the healthy heartbeat")
+            return update
         if finished == "failure":
             report_update_status(
                 device,
@@ -246,7 +252,7 @@ def deployment_feedback(device, update_id, *, execution, finished, details=(), p
             )
         elif status == UpdateStatus.OFFERED and maintenance_window(update) == "unavailable":
             pass  # a download-only ("update": "skip") round closed: the install is still due
-        elif status != UpdateStatus.REPORTED_SUCCESS:
+        else:
             report_update_status(device, update_id=update.pk, status="succeeded")
         return update
     if execution in ("scheduled", "rejected"):
