@@ -37,6 +37,7 @@ class GatewayToken(TenantModel):
     role_permissions = {
         "view": ALL_ROLES,
         "add": SECURITY_ROLES,
+        "change": SECURITY_ROLES,  # nothing is edited in place; the admin asks for it
         "revoke": SECURITY_ROLES,
         "delete": ADMIN_ONLY,
     }
