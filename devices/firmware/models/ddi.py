@@ -37,7 +37,7 @@ class GatewayToken(TenantModel):
     role_permissions = {
         "view": ALL_ROLES,
         "add": SECURITY_ROLES,
-        "change": SECURITY_ROLES,  # nothing is edited in place; the admin asks for it
+        "change": (),  # a token is issued and revoked, never edited
         "revoke": SECURITY_ROLES,
         "delete": ADMIN_ONLY,
     }

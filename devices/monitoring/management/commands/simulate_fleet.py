@@ -38,19 +38,19 @@ class Command(BaseCommand):
         parser.add_argument("--rate", type=float, default=1.0, help="Telemetry samples/s/device.")
         parser.add_argument("--url", default="http://127.0.0.1:8000")
         parser.add_argument("--organization", help="Organization slug (default: the first).")
-        parser.add_argument("--anomaly-rate", type=float, default=0.01)
-        parser.add_argument("--security-rate", type=float, default=0.002, help="Per device per s.")
-        parser.add_argument("--flush", type=float, default=2.0, help="Seconds between batches.")
-        parser.add_argument("--duration", type=float, default=0, help="Stop after S s (0: never).")
-        parser.add_argument("--seed", type=int, default=None)
         parser.add_argument(
             "--protocol",
             choices=["native", "ddi", "mixed"],
             default="native",
             help="How devices take updates: the native signed-manifest protocol, hawkBit DDI "
-            "(as SWUpdate / RAUC do), or mixed (every other device on DDI). Events go to "
-            "/api/device/v1/events either way.",
+            "(as SWUpdate / RAUC do), or mixed (every other device on DDI); heartbeats, "
+            "telemetry and signals are sent as usual.",
         )
+        parser.add_argument("--anomaly-rate", type=float, default=0.01)
+        parser.add_argument("--security-rate", type=float, default=0.002, help="Per device per s.")
+        parser.add_argument("--flush", type=float, default=2.0, help="Seconds between batches.")
+        parser.add_argument("--duration", type=float, default=0, help="Stop after S s (0: never).")
+        parser.add_argument("--seed", type=int, default=None)
 
     def handle(self, *args, **opts):
         # One line per HTTP request would drown the console of `make run`.
