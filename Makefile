@@ -10,6 +10,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.encompass-installed
 PORT ?= $(or $(ENCOMPASS_PORT),8000)
+# How the fleet simulator of `make run` takes updates: native, ddi (hawkBit, as SWUpdate) or mixed.
+SIM_PROTOCOL ?= mixed
 VAR_DIR := $(or $(ENCOMPASS_VAR_DIR),var)
 CREDENTIALS := $(VAR_DIR)/demo-credentials.txt
 
@@ -58,7 +60,8 @@ run: venv
 	    encompass.asgi:application & pids+=($$!); \
 	  $$PY manage.py qcluster & pids+=($$!); \
 	  if $$PY manage.py help simulate_fleet >/dev/null 2>&1; then \
-	    $$PY manage.py simulate_fleet --devices 25 --rate 1 --url "http://127.0.0.1:$$PORT" & pids+=($$!); fi; \
+	    $$PY manage.py simulate_fleet --devices 25 --rate 1 --url "http://127.0.0.1:$$PORT" \
+	      --protocol "$(SIM_PROTOCOL)" & pids+=($$!); fi; \
 	  sleep 2; echo; \
 	  echo "Encompass is running at http://127.0.0.1:$$PORT/  (admin: /admin/, API: /api/schema/swagger/)"; \
 	  if [ -s "$$CREDENTIALS" ]; then echo "Demo sign-ins (generated; also in $$CREDENTIALS):"; \

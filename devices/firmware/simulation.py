@@ -124,6 +124,7 @@ class FirmwareUpdateBehaviour:
         self.log = []
         device = getattr(device_state, "device", None)
         self.security_version = getattr(device, "firmware_security_version", 0) or 0
+        self._ddi = None  # the hawkBit DDI agent, when the simulator speaks DDI
 
     def _path(self, tail):
         return self.prefix + tail
@@ -148,8 +149,25 @@ class FirmwareUpdateBehaviour:
         except (TypeError, ValueError):
             return self.failure_rate
 
+    def _rate_of(self, action):
+        """The failure rate for a DDI deployment (the release metadata, as DDI chunk metadata)."""
+        for item in action["deployment"]["chunks"][0].get("metadata", []):
+            if item.get("key") == "simulation":
+                try:
+                    return float(json.loads(item["value"]).get("failure_rate", self.failure_rate))
+                except (TypeError, ValueError, AttributeError):
+                    break
+        return self.failure_rate
+
     def tick(self):
         if self.client is None:
+            return
+        if getattr(self.state, "protocol", "native") == "ddi":
+            if self._ddi is None:
+                from .ddi.simulation import DDIAgent
+
+                self._ddi = DDIAgent(self)
+            self._ddi.tick()
             return
         self.ticks += 1
         handler = getattr(self, f"_on_{self.step}")

@@ -183,3 +183,26 @@ def test_bad_feedback_is_a_field_named_400_and_changes_nothing(world, releases, 
     assert not Event.objects.filter(device=device, kind="device.heartbeat").exists()
     foreign = f"{base(device)}/deploymentBase/{DeviceUpdate.objects.get(device=other).pk}"
     assert client.get(foreign).status_code == 404
+
+
+def test_rollback_is_offered_over_ddi_like_any_rollout(world, vendor, sensor):
+    from devices.firmware.services import rollback_rollout
+    from encompass.tenancy.roles import Role
+    from tests.firmware.conftest import approved
+
+    approved(world.a, vendor, [sensor], "1.0.0", 1)
+    new = approved(world.a, vendor, [sensor], "1.1.0", 1)
+    device = deployed_devices(world.a, sensor, 1)[0]
+    rollout = running_rollout(world.a, new, sensor, soak_minutes=0)
+    client, _token = ddi_client(device, world.a)
+    client.get(base(device))
+    update = DeviceUpdate.objects.get(device=device, rollout=rollout)
+    feedback(client, f"{base(device)}/deploymentBase/{update.pk}/feedback", "closed", "success")
+    client.put(f"{base(device)}/configData", {"data": {"firmware_version": "1.1.0"}}, format="json")
+    update.refresh_from_db()
+    assert update.status == UpdateStatus.SUCCEEDED
+    back = rollback_rollout(rollout, actor=world.a.user(Role.OPERATOR), reason="field reports")
+    href = client.get(base(device)).json()["_links"]["deploymentBase"]["href"]
+    doc = client.get(href).json()
+    assert doc["deployment"]["chunks"][0]["version"] == "1.0.0"
+    assert DeviceUpdate.objects.get(device=device, rollout=back).status == UpdateStatus.OFFERED

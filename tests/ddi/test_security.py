@@ -162,5 +162,52 @@ def test_brute_force_is_throttled(world, sensor, settings):
     codes = [bad.get(base(device)).status_code for _ in range(25)]
     assert codes[0] == 401 and codes[-1] == 429
     _locked, token = rotate_device_token(device, actor=world.a.user(Role.ADMIN))
-    # the address is blocked, even with the right token, until the window passes
-    assert client_with(f"TargetToken {token}").get(base(device)).status_code == 429
+    # failures are refused, a valid credential from the same address is not (NAT-shared)
+    assert client_with(f"TargetToken {token}").get(base(device)).status_code == 200
+    assert bad.get(base(device)).status_code == 429
+
+
+def _staff(user):
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [(Role.SECURITY_OFFICER, True), (Role.ADMIN, True), (Role.OPERATOR, False),
+     (Role.AUDITOR, False)],
+)  # fmt: skip
+def test_gateway_token_api_by_role(world, two_devices, role, allowed):
+    mine, _theirs = two_devices
+    api = _staff(world.a.user(role))
+    answer = api.post(
+        "/api/v1/ddi-gateway-tokens/", {"organization": world.a.org.pk, "name": "GW"}, format="json"
+    )
+    if not allowed:
+        assert answer.status_code == 403, answer.content
+        return
+    assert answer.status_code == 201, answer.content
+    token = answer.json()["token"]
+    assert client_with(f"GatewayToken {token}").get(base(mine)).status_code == 200
+    listed = api.get("/api/v1/ddi-gateway-tokens/").json()
+    rows = listed["results"] if isinstance(listed, dict) else listed
+    assert [r["name"] for r in rows] == ["GW"] and "token" not in rows[0]
+    revoked = api.post(f"/api/v1/ddi-gateway-tokens/{rows[0]['id']}/revoke/", {"reason": "lost"})
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+    assert_refused(client_with(f"GatewayToken {token}").get(base(mine)))
+
+
+def test_other_tenants_gateway_tokens_are_not_found(world):
+    row, _token = create_gateway_token(
+        organization=world.b.org, name="B gw", actor=world.b.user(Role.ADMIN)
+    )
+    api = _staff(world.a.user(Role.ADMIN))
+    assert api.get(f"/api/v1/ddi-gateway-tokens/{row.pk}/").status_code == 404
+    assert (
+        api.post(f"/api/v1/ddi-gateway-tokens/{row.pk}/revoke/", {"reason": "x"}).status_code == 404
+    )
+    answer = api.post(
+        "/api/v1/ddi-gateway-tokens/", {"organization": world.b.org.pk, "name": "x"}, format="json"
+    )
+    assert answer.status_code == 400 and "organization" in answer.json()

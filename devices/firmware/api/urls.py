@@ -1,5 +1,6 @@
 from rest_framework.routers import SimpleRouter
 
+from ..ddi.api import GatewayTokenViewSet
 from . import views
 
 router = SimpleRouter()
@@ -7,5 +8,6 @@ router.register("signing-keys", views.SigningKeyViewSet, basename="signingkey")
 router.register("firmware-releases", views.FirmwareReleaseViewSet, basename="firmwarerelease")
 router.register("rollouts", views.RolloutViewSet, basename="rollout")
 router.register("device-updates", views.DeviceUpdateViewSet, basename="deviceupdate")
+router.register("ddi-gateway-tokens", GatewayTokenViewSet, basename="gatewaytoken")
 
 urlpatterns = router.urls

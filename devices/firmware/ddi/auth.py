@@ -10,8 +10,9 @@
 The credential must name the very target of the URL: ``/{tenant}/controller/v1/{controllerId}``
 with tenant = the organization's slug and controllerId = the device's uid. Every refusal --
 unknown tenant, unknown device, wrong token, another organization's device, a retired or
-quarantined device -- is the same ``401`` (no oracle), is counted by the auth-failure throttle,
-and is recorded as a security event on each device involved that the caller named or proved.
+quarantined device -- is the same ``401`` (no oracle; ``429`` once the address is past the
+auth-failure limit, for its failures only), and is recorded as a security event on each device
+involved that the caller named or proved.
 """
 
 import logging
@@ -85,13 +86,16 @@ class DDIAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request):
         throttle = AuthFailureThrottle()
         throttle.scope = "device_auth_failure"
-        if throttle.is_blocked(request):
-            raise exceptions.Throttled(wait=throttle.wait_seconds(request))
         kwargs = (getattr(request, "parser_context", None) or {}).get("kwargs", {})
         try:
             return self._authenticate(request, kwargs.get("tenant"), kwargs.get("controller_id"))
         except exceptions.AuthenticationFailed:
+            # Only failures count, and only failures are refused with 429 past the limit: a
+            # credential that verifies is accepted whatever its address has been doing (agents
+            # behind one NAT must not lock each other out).
             throttle.record_failure(request)
+            if throttle.is_blocked(request):
+                raise exceptions.Throttled(wait=throttle.wait_seconds(request)) from None
             raise
 
     def _target(self, tenant, controller_id):

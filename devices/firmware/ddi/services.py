@@ -24,6 +24,7 @@ State mapping (DDI feedback -> update status):
 
 import datetime
 import hashlib
+import json
 import uuid
 
 from django.core.files.storage import default_storage
@@ -160,7 +161,10 @@ def deployment(update, *, links, now=None, history=False):
         maintenance_window(update, now) if update.status not in TERMINAL_UPDATE_STATES else None
     )
     filename = artifact_filename(release)
-    metadata = [{"key": str(k), "value": str(v)} for k, v in sorted(release.metadata.items())]
+    metadata = [
+        {"key": str(k), "value": v if isinstance(v, str) else json.dumps(v, sort_keys=True)}
+        for k, v in sorted(release.metadata.items())
+    ]
     metadata.append({"key": "security_version", "value": str(release.security_version)})
     body = {
         "id": str(update.pk),
@@ -233,6 +237,12 @@ def deployment_feedback(device, update_id, *, execution, finished, details=(), p
             return update  # a retry, or progress arriving after the end: harmless
         raise ActionGone(update.get_status_display().lower())
     if execution == "closed":
+        if status == UpdateStatus.REPORTED_SUCCESS:
+            # Closed already (hawkBit: a closed action takes no more results); only the
+            # heartbeat after the reboot decides now.
+            if finished == "failure":
+                raise ActionGone("closed with success, awaiting the healthy heartbeat")
+            return update
         if finished == "failure":
             report_update_status(
                 device,
@@ -242,7 +252,7 @@ def deployment_feedback(device, update_id, *, execution, finished, details=(), p
             )
         elif status == UpdateStatus.OFFERED and maintenance_window(update) == "unavailable":
             pass  # a download-only ("update": "skip") round closed: the install is still due
-        elif status != UpdateStatus.REPORTED_SUCCESS:
+        else:
             report_update_status(device, update_id=update.pk, status="succeeded")
         return update
     if execution in ("scheduled", "rejected"):

@@ -40,6 +40,14 @@ class Command(BaseCommand):
         parser.add_argument("--rate", type=float, default=1.0, help="Telemetry samples/s/device.")
         parser.add_argument("--url", default="http://127.0.0.1:8000")
         parser.add_argument("--organization", help="Organization slug (default: the first).")
+        parser.add_argument(
+            "--protocol",
+            choices=["native", "ddi", "mixed"],
+            default="native",
+            help="How devices take updates: the native signed-manifest protocol, hawkBit DDI "
+            "(as SWUpdate / RAUC do), or mixed (every other device on DDI); heartbeats, "
+            "telemetry and signals are sent as usual.",
+        )
         parser.add_argument("--anomaly-rate", type=float, default=0.01)
         parser.add_argument("--security-rate", type=float, default=0.002, help="Per device per s.")
         parser.add_argument("--flush", type=float, default=2.0, help="Seconds between batches.")
@@ -65,12 +73,18 @@ class Command(BaseCommand):
         devices = self._devices(org, admin, opts["devices"])
         rng = random.Random(opts["seed"])
         sims = []
-        for device in devices:
+        for index, device in enumerate(devices):
             device, token = rotate_device_token(device, actor=admin)
-            sims.append(SimulatedDevice(device=device, token=token, base_url=opts["url"], rng=rng))
+            sim_device = SimulatedDevice(device=device, token=token, base_url=opts["url"], rng=rng)
+            protocol = opts["protocol"]
+            if protocol == "mixed":
+                protocol = "ddi" if index % 2 == 0 else "native"
+            sim_device.protocol = protocol  # read by the firmware update behaviour
+            sims.append(sim_device)
         self.stdout.write(
             f"Simulating {len(sims)} device(s) of {org.name} against {opts['url']} "
-            f"(tokens rotated by {admin.get_username()}, {ACTOR_NOTE})."
+            f"(updates over {opts['protocol']}; tokens rotated by {admin.get_username()}, "
+            f"{ACTOR_NOTE})."
         )
         sim = Simulation(
             sims,
