@@ -349,6 +349,8 @@ ENCOMPASS = {
     # locked for the cool-off (on top of django-otp's 1, 2, 4 ... s back-off between tries).
     "TOTP_FAILURE_LIMIT": int(os.environ.get("ENCOMPASS_TOTP_FAILURE_LIMIT", "5")),
     "TOTP_COOLOFF_MINUTES": int(os.environ.get("ENCOMPASS_TOTP_COOLOFF_MINUTES", "15")),
+    # Days a membership invitation stays open for the invited user to accept.
+    "INVITATION_DAYS": int(os.environ.get("ENCOMPASS_INVITATION_DAYS", "14")),
     "PUBLIC_BASE_URL": os.environ.get("ENCOMPASS_PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
 }
 
