@@ -299,6 +299,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "auth_failure": os.environ.get("ENCOMPASS_AUTH_FAILURE_RATE", "20/min"),
         "device": os.environ.get("ENCOMPASS_DEVICE_RATE", "600/min"),
+        # Password-reset requests, per client address and per email address typed.
+        "password_reset": os.environ.get("ENCOMPASS_PASSWORD_RESET_RATE", "5/hour"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
@@ -333,6 +335,21 @@ EMAIL_BACKEND = os.environ.get(
 )
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "encompass@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# SMTP (production's default backend); docs/settings.md.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_SSL = _env_bool("EMAIL_USE_SSL", False)  # implicit TLS (port 465)
+EMAIL_USE_TLS = _env_bool("EMAIL_USE_TLS", not EMAIL_USE_SSL)  # STARTTLS (port 587)
+if EMAIL_USE_SSL and EMAIL_USE_TLS:
+    raise ImproperlyConfigured("Set only one of EMAIL_USE_SSL and EMAIL_USE_TLS")
+EMAIL_PORT = int(
+    os.environ.get("EMAIL_PORT", "465" if EMAIL_USE_SSL else "587" if EMAIL_USE_TLS else "25")
+)
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+# Password-reset links are single-use (the token hashes the password and last sign-in) and
+# expire after this many seconds.
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("ENCOMPASS_PASSWORD_RESET_SECONDS", str(60 * 60)))
 
 # Encompass-specific settings (docs/settings.md).
 ENCOMPASS = {
