@@ -19,6 +19,10 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE as CSP_NONCE
+from csp.constants import NONE as CSP_NONE
+from csp.constants import SELF as CSP_SELF
+from csp.constants import UNSAFE_INLINE as CSP_UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -106,6 +110,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "guardian",
+    "csp",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
@@ -128,6 +133,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -382,6 +388,27 @@ LOGGING = {
         "daphne": {"level": "WARNING"},
         # The audit trail records every sign-in and failure; axes' own lines are for debugging.
         "axes": {"level": os.environ.get("ENCOMPASS_AXES_LOG_LEVEL", "WARNING")},
+    },
+}
+
+# Content-Security-Policy over the web UI, the admin and the API browser (django-csp;
+# docs/authentication.md). Scripts and <style> blocks come from this origin or carry the
+# request's nonce; no inline event handlers, no eval. Style *attributes* (the data-driven colours
+# and widths of badges, bars and heat-map cells) are still allowed: they cannot run script, and
+# autoescaping keeps data out of them; moving them to classes is the remaining step.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [CSP_SELF],
+        "script-src": [CSP_SELF, CSP_NONCE],
+        "style-src": [CSP_SELF, CSP_NONCE],
+        "style-src-attr": [CSP_UNSAFE_INLINE],
+        "img-src": [CSP_SELF, "data:"],
+        "font-src": [CSP_SELF],
+        "connect-src": [CSP_SELF],  # same-origin fetch and the /ws/events/ websocket
+        "object-src": [CSP_NONE],
+        "base-uri": [CSP_SELF],
+        "form-action": [CSP_SELF],
+        "frame-ancestors": [CSP_NONE],
     },
 }
 

@@ -5,7 +5,7 @@ from importlib.util import find_spec
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from . import views
 
@@ -64,7 +64,10 @@ urlpatterns = [
     path("api/device/v1/", include(device_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path(
-        "api/schema/swagger/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"
+        # The split view serves Swagger UI's start-up script as a file (no inline script: CSP).
+        "api/schema/swagger/",
+        SpectacularSwaggerSplitView.as_view(url_name="schema"),
+        name="swagger-ui",
     ),
     *[path(prefix, include(m)) for prefix, m in UI_URLCONFS if _optional(m)],
     path("", include("encompass.web.urls")),
