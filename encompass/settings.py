@@ -19,6 +19,10 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE as CSP_NONCE
+from csp.constants import NONE as CSP_NONE
+from csp.constants import SELF as CSP_SELF
+from csp.constants import UNSAFE_INLINE as CSP_UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -106,6 +110,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "guardian",
+    "csp",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
@@ -129,6 +134,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -300,6 +306,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "auth_failure": os.environ.get("ENCOMPASS_AUTH_FAILURE_RATE", "20/min"),
         "device": os.environ.get("ENCOMPASS_DEVICE_RATE", "600/min"),
+        # Password-reset requests, per client address and per email address typed.
+        "password_reset": os.environ.get("ENCOMPASS_PASSWORD_RESET_RATE", "5/hour"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
@@ -336,6 +344,21 @@ EMAIL_BACKEND = os.environ.get(
 )
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "encompass@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# SMTP (production's default backend); docs/settings.md.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_SSL = _env_bool("EMAIL_USE_SSL", False)  # implicit TLS (port 465)
+EMAIL_USE_TLS = _env_bool("EMAIL_USE_TLS", not EMAIL_USE_SSL)  # STARTTLS (port 587)
+if EMAIL_USE_SSL and EMAIL_USE_TLS:
+    raise ImproperlyConfigured("Set only one of EMAIL_USE_SSL and EMAIL_USE_TLS")
+EMAIL_PORT = int(
+    os.environ.get("EMAIL_PORT", "465" if EMAIL_USE_SSL else "587" if EMAIL_USE_TLS else "25")
+)
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+# Password-reset links are single-use (the token hashes the password and last sign-in) and
+# expire after this many seconds.
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("ENCOMPASS_PASSWORD_RESET_SECONDS", str(60 * 60)))
 
 # Encompass-specific settings (docs/settings.md).
 ENCOMPASS = {
@@ -352,6 +375,8 @@ ENCOMPASS = {
     # locked for the cool-off (on top of django-otp's 1, 2, 4 ... s back-off between tries).
     "TOTP_FAILURE_LIMIT": int(os.environ.get("ENCOMPASS_TOTP_FAILURE_LIMIT", "5")),
     "TOTP_COOLOFF_MINUTES": int(os.environ.get("ENCOMPASS_TOTP_COOLOFF_MINUTES", "15")),
+    # Days a membership invitation stays open for the invited user to accept.
+    "INVITATION_DAYS": int(os.environ.get("ENCOMPASS_INVITATION_DAYS", "14")),
     "PUBLIC_BASE_URL": os.environ.get("ENCOMPASS_PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
     # MQTT over mutual TLS (devices.mqtt; docs/mqtt.md). Unset values take devices/mqtt/conf.py's.
     "MQTT": {
@@ -385,6 +410,27 @@ LOGGING = {
         "daphne": {"level": "WARNING"},
         # The audit trail records every sign-in and failure; axes' own lines are for debugging.
         "axes": {"level": os.environ.get("ENCOMPASS_AXES_LOG_LEVEL", "WARNING")},
+    },
+}
+
+# Content-Security-Policy over the web UI, the admin and the API browser (django-csp;
+# docs/authentication.md). Scripts and <style> blocks come from this origin or carry the
+# request's nonce; no inline event handlers, no eval. Style *attributes* (the data-driven colours
+# and widths of badges, bars and heat-map cells) are still allowed: they cannot run script, and
+# autoescaping keeps data out of them; moving them to classes is the remaining step.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [CSP_SELF],
+        "script-src": [CSP_SELF, CSP_NONCE],
+        "style-src": [CSP_SELF, CSP_NONCE],
+        "style-src-attr": [CSP_UNSAFE_INLINE],
+        "img-src": [CSP_SELF, "data:"],
+        "font-src": [CSP_SELF],
+        "connect-src": [CSP_SELF],  # same-origin fetch and the /ws/events/ websocket
+        "object-src": [CSP_NONE],
+        "base-uri": [CSP_SELF],
+        "form-action": [CSP_SELF],
+        "frame-ancestors": [CSP_NONE],
     },
 }
 

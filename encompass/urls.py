@@ -5,7 +5,7 @@ from importlib.util import find_spec
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from . import views
 from .api.device_schema import device_schema_view
@@ -66,7 +66,10 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/device/schema/", device_schema_view, name="device-schema"),
     path(
-        "api/schema/swagger/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"
+        # The split view serves Swagger UI's start-up script as a file (no inline script: CSP).
+        "api/schema/swagger/",
+        SpectacularSwaggerSplitView.as_view(url_name="schema"),
+        name="swagger-ui",
     ),
     # hawkBit DDI v1 for SWUpdate / RAUC: /<organization slug>/controller/v1/<device uid>/...
     path("<slug:tenant>/controller/v1/", include("devices.firmware.ddi.urls")),

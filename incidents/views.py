@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from encompass.tenancy.access import has_access
 from encompass.tenancy.models import ApiKey
+from encompass.web.csp import allow_own_inline_styles
 from encompass.web.tenant import current_organization
 
 from . import services
@@ -432,4 +433,4 @@ def report(request, pk):
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
     content, _type, _name = reports.export_report(incident, "html", actor=request.user)
-    return HttpResponse(content)
+    return allow_own_inline_styles(HttpResponse(content))

@@ -80,13 +80,25 @@ def _membership_state(m):
 
 @transaction.atomic
 def add_membership(*, organization, user, role, sites=(), actor, system=False):
-    """Give ``user`` ``role`` in ``organization`` (on ``sites`` only, when given).
+    """Give ``user`` ``role`` in ``organization`` (on ``sites`` only, when given) at once.
 
-    ``system=True`` (or ``actor=None``) is platform work -- seed, ``add_member`` -- acting without
-    a membership; otherwise ``actor`` must be an Admin of the organization.
+    Platform work only -- ``system=True`` or ``actor=None`` (seed, ``add_member``,
+    ``create_organization``). An organization's Admin cannot make somebody a member without their
+    consent: they call :func:`invite_member`, and the user joins by accepting
+    (:func:`accept_invitation`).
     """
     if actor is not None and not system:
         ensure_permitted(actor, "manage_members", organization)
+        raise NotPermitted(
+            "Members join by accepting an invitation: invite the user instead "
+            "(POST /api/v1/membership-invitations/)."
+        )
+    return _create_membership(
+        organization=organization, user=user, role=role, sites=sites, actor=actor
+    )
+
+
+def _create_membership(*, organization, user, role, sites, actor, invitation=None):
     if role not in Role.values:
         raise ValidationError({"role": f"Unknown role {role!r}; choose one of {Role.values}."})
     sites = list(sites)
@@ -97,7 +109,8 @@ def add_membership(*, organization, user, role, sites=(), actor, system=False):
         organization=organization,
         user=user,
         role=role,
-        created_by=actor if isinstance(actor, User) else None,
+        created_by=(invitation.invited_by if invitation is not None else None)
+        or (actor if isinstance(actor, User) else None),
     )
     membership.sites.set(sites)
     _grant(user, role, organization, sites)
@@ -105,12 +118,10 @@ def add_membership(*, organization, user, role, sites=(), actor, system=False):
         # Members work in the admin; what they see there is still what restrict() allows.
         user.is_staff = True
         user.save(update_fields=["is_staff"])
-    record_audit(
-        "tenancy.membership.create",
-        actor=actor,
-        obj=membership,
-        changes={"after": _membership_state(membership)},
-    )
+    changes = {"after": _membership_state(membership)}
+    if invitation is not None:
+        changes["invitation"] = invitation.pk
+    record_audit("tenancy.membership.create", actor=actor, obj=membership, changes=changes)
     record_event(
         "membership.changed", organization=organization, payload={"user": user.pk, "role": role}
     )

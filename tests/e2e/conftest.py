@@ -106,16 +106,61 @@ def browser(django_db_setup):
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
+# Every page of every browser test runs under the Content-Security-Policy: a violation (a
+# `securitypolicyviolation` event, or Chromium's "Refused to ... Content Security Policy" console
+# error) on any page the test opened fails the test.
+_CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", function (e) {
+  console.error("CSP violation: " + e.violatedDirective + " blocked " + (e.blockedURI || "inline")
+                + " at " + (e.sourceFile || document.location.href) + ":" + e.lineNumber);
+});
+"""
+
+
+def _is_csp_report(text):
+    return text.startswith("CSP violation:") or "Content Security Policy" in text
+
+
+def watch_csp(context):
+    """Record the CSP violations of every page in ``context``; returns the (growing) list."""
+    found, watched = [], set()
+
+    def watch(tab):
+        if id(tab) in watched:
+            return
+        watched.add(id(tab))
+
+        def on_console(message):
+            if _is_csp_report(message.text):
+                found.append(f"{tab.url}: {message.text}")
+
+        tab.on("console", on_console)
+
+    context.add_init_script(_CSP_LISTENER)
+    context.on("page", watch)
+    return found, watch
+
+
 @pytest.fixture
 def page(browser, live_server_url):
-    """A fresh browser context (no cookies) per test; closed before the database is flushed."""
+    """A fresh browser context (no cookies) per test; closed before the database is flushed.
+
+    Fails the test when any page it opened reported a Content-Security-Policy violation.
+    """
     context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=live_server_url)
     context.set_default_timeout(15_000)
+    violations, watch = watch_csp(context)
     tab = context.new_page()
+    watch(tab)
     try:
         yield tab
     finally:
         context.close()
+    if violations:
+        pytest.fail(
+            "Content-Security-Policy violations:\n" + "\n".join(dict.fromkeys(violations)),
+            pytrace=False,
+        )
 
 
 def screenshot(page, name):

@@ -14,7 +14,7 @@ from devices.services import rotate_device_token
 from encompass.tenancy.roles import Role
 from encompass.testing.factories import make_device
 
-from .conftest import screenshot, sign_in
+from .conftest import screenshot, sign_in, watch_csp
 
 pytestmark = pytest.mark.e2e
 
@@ -120,7 +120,10 @@ def test_dashboard_updates_live(page, live_server_url, world):
     officer = world.a.user(Role.SECURITY_OFFICER)
     officer.set_password(PASSWORD)
     officer.save(update_fields=["password"])
-    officer_page = page.context.browser.new_context(base_url=live_server_url).new_page()
+    officer_context = page.context.browser.new_context(base_url=live_server_url)
+    violations, watch = watch_csp(officer_context)
+    officer_page = officer_context.new_page()
+    watch(officer_page)
     try:
         sign_in(officer_page, live_server_url, officer, PASSWORD, next_path="/monitoring/")
         officer_page.goto(f"{live_server_url}/monitoring/")
@@ -136,6 +139,7 @@ def test_dashboard_updates_live(page, live_server_url, world):
         screenshot(officer_page, "dashboard-officer")
     finally:
         officer_page.context.close()
+    assert not violations, violations
 
     # The socket drops; what is stored while it is down arrives after the reconnect (replayed
     # from the last event id the page saw), once, and the page goes live again.

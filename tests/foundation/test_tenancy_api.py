@@ -1,6 +1,7 @@
 from encompass.audit.models import AuditEntry
 from encompass.audit.services import record_audit
-from encompass.tenancy.models import ApiKey, Membership, Organization, Site
+from encompass.tenancy.invitations import invite_member
+from encompass.tenancy.models import ApiKey, Membership, MembershipInvitation, Organization, Site
 from encompass.tenancy.roles import Role
 from encompass.tenancy.services import add_membership, create_api_key
 from encompass.testing.api import TenantAPIContract
@@ -37,17 +38,32 @@ class TestOrganizationAPI(TenantAPIContract):
 class TestMembershipAPI(TenantAPIContract):
     basename = "membership"
     model = Membership
+    creatable = False  # an Admin invites (below); the user joins by accepting (issue 15)
 
     def make(self, world, tenant):
         user = make_user()
         return add_membership(organization=tenant.org, user=user, role=Role.OPERATOR, actor=None)
 
-    def create_payload(self, world, tenant):
-        user = make_user()
-        return {"organization": tenant.org.pk, "username": user.username, "role": "technician"}
-
     def update_payload(self, world, obj):
         return {"role": Role.AUDITOR}
+
+
+class TestMembershipInvitationAPI(TenantAPIContract):
+    basename = "membershipinvitation"
+    model = MembershipInvitation
+    updatable = deletable = False  # revoked, accepted or declined -- never edited
+    audit_action_prefix = "tenancy.invitation"
+
+    def make(self, world, tenant):
+        return invite_member(
+            organization=tenant.org,
+            username=make_user().username,
+            role=Role.OPERATOR,
+            actor=tenant.user(Role.ADMIN),
+        )
+
+    def create_payload(self, world, tenant):
+        return {"organization": tenant.org.pk, "username": make_user().username, "role": "admin"}
 
 
 class TestApiKeyAPI(TenantAPIContract):

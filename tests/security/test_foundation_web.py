@@ -11,7 +11,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from encompass.audit.models import AuditEntry
 from encompass.events.models import WorkerHeartbeat
-from encompass.tenancy.models import ApiKey, Membership
+from encompass.tenancy.invitations import accept_invitation
+from encompass.tenancy.models import ApiKey, Membership, MembershipInvitation
 from encompass.tenancy.roles import Role
 from encompass.tenancy.services import create_api_key
 from encompass.testing.factories import make_user
@@ -172,12 +173,16 @@ def test_admin_site_create_goes_through_the_service_and_is_audited(world):
 def test_admin_membership_add_change_delete_through_services(world):
     client = admin_client(world)
     newcomer = make_user()
+    # Adding is an invitation (issue 15): the newcomer joins by accepting it.
+    assert client.get("/admin/tenancy/membership/add/").status_code == 403
     response = client.post(
-        "/admin/tenancy/membership/add/",
+        "/admin/tenancy/membershipinvitation/add/",
         {"username": newcomer.username, "organization": world.a.org.pk, "role": "operator"},
     )
     assert response.status_code == 302, response.content
-    membership = Membership.objects.get(user=newcomer)
+    assert not Membership.objects.filter(user=newcomer).exists()
+    invitation = MembershipInvitation.objects.get(username=newcomer.username)
+    membership = accept_invitation(invitation, actor=newcomer)
     response = client.post(
         f"/admin/tenancy/membership/{membership.pk}/change/",
         {"organization": world.a.org.pk, "role": "technician", "sites": [world.a.sites[0].pk]},

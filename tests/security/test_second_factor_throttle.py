@@ -3,6 +3,7 @@ after N wrong codes with a cool-off, "wait N seconds" instead of calling a right
 every refusal audited and raised as a security event."""
 
 import datetime
+import threading
 
 import pytest
 from django.conf import settings
@@ -101,6 +102,32 @@ def test_wrong_codes_lock_the_second_factor_until_the_cool_off(officer, world):
     assert client.get("/overview/").status_code == 200
     locked = AuditEntry.objects.filter(action="auth.second_factor.locked")
     assert {e.chain for e in locked} == {"platform", str(world.a.org.pk)}
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_guesses_are_taken_one_at_a_time(world):
+    user = world.a.user(Role.ADMIN)
+    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    cookie = signed_in(user).cookies[settings.SESSION_COOKIE_NAME].value
+    code = wrong_code(device)
+    statuses, barrier = [], threading.Barrier(5)
+
+    def guess():
+        client = Client(REMOTE_ADDR="10.30.0.1")
+        client.cookies[settings.SESSION_COOKIE_NAME] = cookie
+        barrier.wait()
+        statuses.append(post(client, code).status_code)
+
+    threads = [threading.Thread(target=guess) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    device.refresh_from_db()
+    # One guess was checked; the four that raced it waited for its lock, then were told to wait.
+    assert device.throttling_failure_count == 1
+    assert sorted(statuses) == [200, 429, 429, 429, 429]
 
 
 @pytest.mark.django_db

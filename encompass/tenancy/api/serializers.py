@@ -2,7 +2,7 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from encompass.api.serializers import TenantSerializer
-from encompass.tenancy.models import ApiKey, Membership, Organization, Site
+from encompass.tenancy.models import ApiKey, Membership, MembershipInvitation, Organization, Site
 
 User = get_user_model()
 
@@ -50,6 +50,31 @@ class MembershipSerializer(TenantSerializer):
         if self.instance is not None and "user" in attrs and attrs["user"] != self.instance.user:
             raise serializers.ValidationError({"username": "A membership cannot change hands."})
         return attrs
+
+
+class MembershipInvitationSerializer(TenantSerializer):
+    """A role offered to a username. The answer never says whether the username exists."""
+
+    sites = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=Site.objects.all(), required=False
+    )
+    invited_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = MembershipInvitation
+        fields = [
+            "id",
+            "organization",
+            "username",
+            "role",
+            "sites",
+            "status",
+            "expires_at",
+            "invited_by",
+            "responded_at",
+            "created_at",
+        ]
+        read_only_fields = ["status", "expires_at", "responded_at", "created_at"]
 
 
 class ApiKeySerializer(TenantSerializer):

@@ -8,11 +8,12 @@ from encompass.api.viewsets import (
     RestrictedViewSetMixin,
     TenantViewSet,
 )
-from encompass.tenancy import crud, services
-from encompass.tenancy.models import ApiKey, Membership, Organization, Site
+from encompass.tenancy import crud, invitations, services
+from encompass.tenancy.models import ApiKey, Membership, MembershipInvitation, Organization, Site
 
 from .serializers import (
     ApiKeySerializer,
+    MembershipInvitationSerializer,
     MembershipSerializer,
     OrganizationSerializer,
     ReasonSerializer,
@@ -48,7 +49,13 @@ class SiteViewSet(TenantViewSet):
 
 
 class MembershipViewSet(TenantViewSet):
-    """Who may do what. Writes need the Admin role; grants follow the membership."""
+    """Who may do what. Writes need the Admin role; grants follow the membership.
+
+    Memberships are not created here: an Admin invites a username
+    (``/api/v1/membership-invitations/``) and the user joins by accepting.
+    """
+
+    http_method_names = ["get", "put", "patch", "delete", "head", "options"]
 
     queryset = Membership.objects.select_related("organization", "user").prefetch_related("sites")
     serializer_class = MembershipSerializer
@@ -69,16 +76,6 @@ class MembershipViewSet(TenantViewSet):
             else None
         )
 
-    def perform_create(self, serializer):
-        data = serializer.validated_data
-        serializer.instance = services.add_membership(
-            organization=data["organization"],
-            user=data["user"],
-            role=data["role"],
-            sites=data.get("sites", []),
-            actor=self.request.user,
-        )
-
     def perform_update(self, serializer):
         data = serializer.validated_data
         serializer.instance = services.change_membership(
@@ -90,6 +87,35 @@ class MembershipViewSet(TenantViewSet):
 
     def perform_destroy(self, instance):
         services.remove_membership(instance, actor=self.request.user)
+
+
+class MembershipInvitationViewSet(CreateListRetrieveViewSet):
+    """Roles offered to usernames, for the organization's Admins. Creating one answers the same
+    whether the username exists or not; the invited user accepts in the web UI
+    (``/invitations/``)."""
+
+    queryset = MembershipInvitation.objects.select_related(
+        "organization", "invited_by"
+    ).prefetch_related("sites")
+    serializer_class = MembershipInvitationSerializer
+    filterset_fields = ["organization", "status", "role"]
+    search_fields = ["username"]
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = invitations.invite_member(
+            organization=data["organization"],
+            username=data["username"],
+            role=data["role"],
+            sites=data.get("sites", []),
+            actor=self.request.user,
+        )
+
+    @extend_schema(request=None, responses=MembershipInvitationSerializer)
+    @action(detail=True, methods=["post"], object_action="revoke")
+    def revoke(self, request, pk=None):
+        invitation = invitations.revoke_invitation(self.get_object(), actor=request.user)
+        return Response(self.get_serializer(invitation).data)
 
 
 class ApiKeyViewSet(CreateListRetrieveViewSet):

@@ -1,5 +1,6 @@
 from .apikey import KEY_PREFIX, ApiKey, hash_secret
 from .base import RestrictedManager, RestrictedQuerySet, TenantModel
+from .invitation import InvitationStatus, MembershipInvitation
 from .membership import Membership
 from .organization import (
     Organization,
@@ -13,7 +14,9 @@ from .organization import (
 __all__ = [
     "KEY_PREFIX",
     "ApiKey",
+    "InvitationStatus",
     "Membership",
+    "MembershipInvitation",
     "Organization",
     "OrganizationGroupObjectPermission",
     "OrganizationUserObjectPermission",
