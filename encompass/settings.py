@@ -145,6 +145,7 @@ MIDDLEWARE = [
     "encompass.tenancy.middleware.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "encompass.api.middleware.QueryStringHygieneMiddleware",
     # Last, as django-axes asks: turns a locked-out sign-in into the lockout answer.
     "axes.middleware.AxesMiddleware",
 ]
@@ -294,10 +295,15 @@ REST_FRAMEWORK = {
         "encompass.api.authentication.VerifiedSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["encompass.api.permissions.IsMember"],
+    "DEFAULT_PARSER_CLASSES": [
+        "encompass.api.parsers.JSONParser",
+        "encompass.api.parsers.FormParser",
+        "encompass.api.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "encompass.api.pagination.CursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "encompass.api.filters.FilterBackend",
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],

@@ -7,10 +7,10 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from encompass.api.pagination import CursorPagination
+from encompass.api.parsers import FormParser, JSONParser, MultiPartParser
 from encompass.api.permissions import IsMember
 from encompass.api.viewsets import RestrictedViewSetMixin, TenantViewSet
 from encompass.tenancy.models import Organization, Site

@@ -69,14 +69,7 @@ def export_rows(risks):
                 sum(1 for m in r.mitigations.all() if m.status in MITIGATION_OPEN),
             ]
         )
-    return [[_safe_cell(v) for v in row] for row in rows]
-
-
-def _safe_cell(value):
-    """Neutralise spreadsheet formulas (CSV injection) in text cells."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    return rows  # written with encompass.spreadsheet, which neutralises formula cells
 
 
 def record_export(user, risks, *, fmt, query="", organization=None):

@@ -4,7 +4,6 @@ Reads go through ``restrict()`` and the organization switcher; writes call the s
 field-named errors land on the form and whose refusals are shown as messages.
 """
 
-import csv
 import datetime
 from collections import Counter
 
@@ -20,6 +19,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from devices.models import Device
+from encompass import spreadsheet
 from encompass.tenancy.access import has_access
 from encompass.web.tenant import current_organization
 
@@ -500,7 +500,7 @@ def export_csv(request):
     response["Content-Disposition"] = (
         f'attachment; filename="risk-register-{organization.slug}-{timezone.localdate()}.csv"'
     )
-    csv.writer(response).writerows(export_rows(risks))
+    spreadsheet.writer(response).writerows(export_rows(risks))
     record_export(
         request.user, risks, fmt="csv", query=request.GET.urlencode(), organization=organization
     )

@@ -4,13 +4,13 @@ printable HTML (self-contained: styles inlined, no external resource), CSV and J
 Every export is audited (``compliance.assessment.export`` with the format and the row count).
 """
 
-import csv
 import io
 import json
 
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from encompass import spreadsheet
 from encompass.audit.services import record_audit
 from encompass.exceptions import ValidationError
 from encompass.tenancy.access import ensure_permitted
@@ -108,16 +108,9 @@ def render_report(assessment, kind, fmt, rows=None):
     columns = COLUMNS[kind]
     if fmt == ExportFormat.CSV:
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+        writer = spreadsheet.dict_writer(buffer, columns, extrasaction="ignore")
         writer.writeheader()
-        for row in rows:
-            # Neutralise spreadsheet formulas in free text an auditor opens in Excel.
-            writer.writerow(
-                {
-                    k: ("'" + v if isinstance(v, str) and v[:1] in "=+-@" else v)
-                    for k, v in row.items()
-                }
-            )
+        writer.writerows(rows)  # formula cells neutralised (CSV injection)
         return buffer.getvalue(), rows
     score = compute_score(assessment)
     meta = {

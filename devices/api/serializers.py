@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from encompass.api.serializers import TenantSerializer
+from encompass.api.serializers import RestrictedRelationsMixin, TenantSerializer
 from encompass.tenancy.models import Site
 
 from ..choices import (
@@ -254,12 +254,6 @@ class BulkTransitionSerializer(DeviceIdsSerializer):
     reason = serializers.CharField(max_length=2000)
 
 
-class BulkMoveSerializer(DeviceIdsSerializer):
+class BulkMoveSerializer(RestrictedRelationsMixin, DeviceIdsSerializer):
     site = serializers.PrimaryKeyRelatedField(queryset=Site.objects.all())
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
-
-    def get_fields(self):
-        fields = super().get_fields()
-        request = self.context.get("request")
-        fields["site"].queryset = Site.objects.restrict(getattr(request, "user", None), "view")
-        return fields

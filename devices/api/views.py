@@ -8,6 +8,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from encompass.api.parsers import FormParser, MultiPartParser, read_bounded
 from encompass.api.viewsets import TenantViewSet
 from encompass.tenancy.models import Organization
 
@@ -36,7 +37,9 @@ class CSVTextParser(parsers.BaseParser):
     media_type = "text/csv"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        return {"file": stream.read() if stream is not None else b""}
+        if stream is None:
+            return {"file": b""}
+        return {"file": read_bounded(stream, parser_context["request"])}  # 413 over the limit
 
 
 class DeviceTypeViewSet(TenantViewSet):
@@ -249,7 +252,7 @@ class DeviceViewSet(TenantViewSet):
         detail=False,
         methods=["post"],
         url_path="import",
-        parser_classes=[CSVTextParser, parsers.MultiPartParser, parsers.FormParser],
+        parser_classes=[CSVTextParser, MultiPartParser, FormParser],
     )
     def import_csv(self, request):
         """Import devices from CSV (multipart ``file`` or a ``text/csv`` body); ``dry_run`` checks

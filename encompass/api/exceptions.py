@@ -1,12 +1,17 @@
 """Turn service exceptions into clear API answers.
 
 Django's ``ValidationError`` from a service becomes 400 with the field-named messages;
-``NotPermitted`` 403; a missing object (or one outside the caller's reach) 404.
+``NotPermitted`` 403; a missing object (or one outside the caller's reach) 404. A body over the
+documented limit is 413; too many form fields or files 400 (Django raises those as
+``SuspiciousOperation``, which would otherwise become an HTML page).
 """
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from .parsers import RequestTooLarge
 
 
 def _as_detail(error):
@@ -21,4 +26,8 @@ def _as_detail(error):
 def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(_as_detail(exc))
+    elif isinstance(exc, RequestDataTooBig):
+        exc = RequestTooLarge()
+    elif isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        exc = exceptions.ParseError(str(exc))
     return drf_exception_handler(exc, context)

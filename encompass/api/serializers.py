@@ -1,21 +1,33 @@
-"""Serializer base for tenant models.
+"""Serializer bases for the API.
 
-* Every related field that points at a restricted model only accepts rows the caller can see:
-  another organization's site simply "does not exist".
+* ``RestrictedSerializer`` / ``TenantSerializer``: every related field whose model has
+  ``restrict()`` only accepts rows the caller can see -- the declared ones and those
+  ``ModelSerializer`` builds from the model (whose queryset is the model's manager). Another
+  organization's site, device or release therefore "does not exist", in exactly the words a
+  missing id gets (docs/roles.md): the answer tells nothing about other tenants.
 * ``organization`` defaults to the caller's only organization; with several it must be given.
-* All tenant references in one payload must share the row's organization.
+  ``null`` means the same as leaving it out.
+* All tenant references in one payload must share the row's organization (a caller who can
+  see several organizations can otherwise mix them).
 """
 
 from django.db import models
 from rest_framework import serializers
 
-from encompass.tenancy.models import Organization, RestrictedQuerySet
+from encompass.tenancy.models import Organization
 
 
-class TenantSerializer(serializers.ModelSerializer):
-    organization = serializers.PrimaryKeyRelatedField(
-        queryset=Organization.objects.all(), required=False
-    )
+def restricted_queryset(queryset, user):
+    """``queryset`` narrowed to what ``user`` may view, if its model knows how; else None."""
+    if isinstance(queryset, models.Manager):
+        queryset = queryset.all()
+    if queryset is None or not hasattr(queryset, "restrict"):
+        return None
+    return queryset.restrict(user, "view")
+
+
+class RestrictedRelationsMixin:
+    """Narrows the queryset of every writable related field with ``restrict(user, 'view')``."""
 
     def _user(self):
         request = self.context.get("request")
@@ -26,13 +38,27 @@ class TenantSerializer(serializers.ModelSerializer):
         user = self._user()
         for field in fields.values():
             target = getattr(field, "child_relation", field)
-            qs = getattr(target, "queryset", None)
-            if isinstance(qs, RestrictedQuerySet):
-                target.queryset = qs.restrict(user, "view")
+            if getattr(target, "read_only", False):
+                continue
+            narrowed = restricted_queryset(getattr(target, "queryset", None), user)
+            if narrowed is not None:
+                target.queryset = narrowed
         return fields
+
+
+class RestrictedSerializer(RestrictedRelationsMixin, serializers.Serializer):
+    """A plain serializer (an action's input) whose related fields see what the caller sees."""
+
+
+class TenantSerializer(RestrictedRelationsMixin, serializers.ModelSerializer):
+    organization = serializers.PrimaryKeyRelatedField(
+        queryset=Organization.objects.all(), required=False
+    )
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
+        if "organization" in attrs and attrs["organization"] is None:
+            del attrs["organization"]  # null: as if not given
         org = attrs.get("organization") or getattr(self.instance, "organization", None)
         if org is None:
             reachable = list(Organization.objects.restrict(self._user(), "view")[:2])
@@ -45,7 +71,7 @@ class TenantSerializer(serializers.ModelSerializer):
         if (
             self.instance is not None
             and "organization" in attrs
-            and (attrs["organization"].pk != self.instance.organization_id)
+            and attrs["organization"].pk != self.instance.organization_id
         ):
             raise serializers.ValidationError(
                 {"organization": "A record cannot move to another organization."}

@@ -1,8 +1,9 @@
 """Exporting the audit trail (CSV / JSON). Every export is itself audited."""
 
-import csv
 import io
 import json
+
+from encompass import spreadsheet
 
 from .services import record_audit
 
@@ -39,7 +40,7 @@ def export_entries(queryset, *, actor, organization, fmt="csv", limit=100_000):
         )
     else:
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        writer = spreadsheet.writer(buffer)
         writer.writerow(EXPORT_FIELDS)
         for e in rows:
             writer.writerow(

@@ -213,6 +213,8 @@ def create_api_key(*, organization, name, role, actor, expires_at=None, days=Non
     now = timezone.now()
     max_days = settings.ENCOMPASS["API_KEY_MAX_DAYS"]
     if expires_at is None:
+        if days is not None and days > max_days:  # before timedelta, which overflows
+            raise ValidationError({"expires_at": f"Keys may live at most {max_days} days."})
         expires_at = now + datetime.timedelta(days=days or 90)
     if expires_at <= now:
         raise ValidationError({"expires_at": "The expiry must be in the future."})

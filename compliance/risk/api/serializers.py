@@ -5,7 +5,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from devices.models import Device, DeviceType
-from encompass.api.serializers import TenantSerializer
+from encompass.api.serializers import (
+    RestrictedRelationsMixin,
+    RestrictedSerializer,
+    TenantSerializer,
+)
 from encompass.tenancy.models import Organization
 
 from ..choices import EFFECTIVE_STATUS_CHOICES
@@ -54,7 +58,7 @@ class AssetSerializer(TenantSerializer):
         read_only_fields = ["created_at", "updated_at"]
 
 
-class RegisterAssetsSerializer(serializers.Serializer):
+class RegisterAssetsSerializer(RestrictedSerializer):
     organization = serializers.PrimaryKeyRelatedField(
         queryset=Organization.objects.all(), required=False
     )
@@ -91,7 +95,7 @@ class ThreatSerializer(TenantSerializer):
         read_only_fields = ["catalogue_version", "created_at", "updated_at"]
 
 
-class AffectedProductSerializer(serializers.ModelSerializer):
+class AffectedProductSerializer(RestrictedRelationsMixin, serializers.ModelSerializer):
     device_type = serializers.PrimaryKeyRelatedField(queryset=DeviceType.objects.all())
 
     class Meta:
@@ -173,7 +177,7 @@ class AffectedDeviceSerializer(serializers.ModelSerializer):
         ]
 
 
-class ImportSerializer(serializers.Serializer):
+class ImportSerializer(RestrictedSerializer):
     organization = serializers.PrimaryKeyRelatedField(
         queryset=Organization.objects.all(), required=False
     )

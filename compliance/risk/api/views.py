@@ -1,6 +1,5 @@
 """REST endpoints of the risk register: declarations over the services."""
 
-import csv
 import io
 
 from django.db.models import Count
@@ -8,10 +7,11 @@ from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from devices.models import Device
+from encompass import spreadsheet
+from encompass.api.parsers import FormParser, JSONParser, MultiPartParser
 from encompass.api.viewsets import TenantViewSet
 from encompass.tenancy.models import Organization
 
@@ -334,7 +334,7 @@ class RiskViewSet(TenantViewSet):
         risks = self.filter_queryset(self.get_queryset()).restrict(request.user, "export")
         rows = export_rows(risks)
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        writer = spreadsheet.writer(buffer)
         writer.writerows(rows)
         record_export(request.user, risks, fmt="csv", query=request.GET.urlencode())
         response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")

@@ -3,7 +3,7 @@
 from rest_framework import serializers
 
 from devices.models import Device, DeviceType, Tag
-from encompass.api.serializers import TenantSerializer
+from encompass.api.serializers import RestrictedRelationsMixin, TenantSerializer
 from encompass.tenancy.models import Site
 
 from ..models import DeviceUpdate, FirmwareRelease, Rollout, SigningKey
@@ -123,7 +123,7 @@ class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=300)
 
 
-class RollbackSerializer(ReasonSerializer):
+class RollbackSerializer(RestrictedRelationsMixin, ReasonSerializer):
     release = serializers.PrimaryKeyRelatedField(
         queryset=FirmwareRelease.objects.all(), required=False, allow_null=True
     )

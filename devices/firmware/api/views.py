@@ -4,9 +4,9 @@ from django.db import models
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
+from encompass.api.parsers import FormParser, JSONParser, MultiPartParser
 from encompass.api.viewsets import RestrictedViewSetMixin, TenantReadOnlyViewSet, TenantViewSet
 from encompass.tenancy import crud
 

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from devices.models import Device
-from encompass.api.serializers import TenantSerializer
+from encompass.api.serializers import RestrictedSerializer, TenantSerializer
 
 from ..choices import GENERATABLE, KeyAlgorithm, RevocationReason
 from ..models import CertificateAuthority, DeviceCertificate, EnrollmentToken, IdentityPolicy
@@ -131,7 +131,7 @@ class RevokeSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
 
-class FactoryBundleSerializer(serializers.Serializer):
+class FactoryBundleSerializer(RestrictedSerializer):
     device = serializers.PrimaryKeyRelatedField(queryset=Device.objects.all())
     password = serializers.CharField(
         write_only=True, min_length=12, help_text="Encrypts the PKCS#12; give it to the factory."
@@ -139,12 +139,6 @@ class FactoryBundleSerializer(serializers.Serializer):
     key_algorithm = serializers.ChoiceField(
         choices=[(a.value, a.label) for a in GENERATABLE], default=KeyAlgorithm.EC_P256
     )
-
-    def get_fields(self):
-        fields = super().get_fields()
-        request = self.context.get("request")
-        fields["device"].queryset = Device.objects.restrict(getattr(request, "user", None))
-        return fields
 
 
 class EnrollmentTokenSerializer(TenantSerializer):
