@@ -320,6 +320,9 @@ ENCOMPASS = {
     "INGEST_MAX_BATCH": int(os.environ.get("ENCOMPASS_INGEST_MAX_BATCH", "1000")),
     "WEBSOCKET_QUEUE_SIZE": int(os.environ.get("ENCOMPASS_WS_QUEUE", "500")),
     "REPLAY_LIMIT": int(os.environ.get("ENCOMPASS_REPLAY_LIMIT", "1000")),
+    # How far below a client's `since` a replay looks for events that committed late
+    # (PostgreSQL; encompass/events/visibility.py).
+    "REPLAY_LATE_WINDOW": int(os.environ.get("ENCOMPASS_REPLAY_LATE_WINDOW", "10000")),
     # Roles that must sign in with a second factor (TOTP) in the admin and the web UI.
     "MFA_REQUIRED_ROLES": ["admin", "security_officer"],
     "PUBLIC_BASE_URL": os.environ.get("ENCOMPASS_PUBLIC_BASE_URL", "http://127.0.0.1:8000"),

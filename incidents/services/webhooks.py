@@ -26,9 +26,11 @@ from urllib.parse import urlsplit
 import httpx
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from encompass.audit.services import record_audit, snapshot
+from encompass.events.visibility import snapshot_xmin, tracks_transactions
 from encompass.exceptions import ValidationError
 from encompass.tenancy.access import ensure_can_create, ensure_permitted
 
@@ -265,14 +267,72 @@ def queue_deliveries_for_event(event, endpoints=None):
 def _ensure_cursor():
     from encompass.events.models import Event
 
-    last = Event.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-    WebhookCursor.objects.get_or_create(name=FAN_OUT_CURSOR, defaults={"last_event_id": last})
+    defaults = {
+        "last_event_id": Event.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    }
+    if tracks_transactions():
+        defaults["position_txid"] = snapshot_xmin()
+    WebhookCursor.objects.get_or_create(name=FAN_OUT_CURSOR, defaults=defaults)
 
 
-def fan_out_events(batch=1000):
-    """Queue deliveries for events other apps recorded (``alert.*`` ...) since the last run."""
+def _active_endpoints():
+    endpoints = {}
+    for ep in WebhookEndpoint.objects.filter(active=True):
+        endpoints.setdefault(ep.organization_id, []).append(ep)
+    return endpoints
+
+
+def _queue_for_rows(events, endpoints):
+    """Deliveries for a run of events, each (endpoint, event) once however often it is read: the
+    fan-out reads again the rows of transactions that had not ended, and incidents queue theirs
+    in the event's own transaction."""
+    wanted = [
+        (endpoint, event)
+        for event in events
+        for endpoint in endpoints.get(event.organization_id, ())
+        if endpoint.wants(event.kind)
+    ]
+    if not wanted:
+        return 0
+    existing = set(
+        WebhookDelivery.objects.filter(
+            event_id__in={event.pk for _, event in wanted},
+            endpoint_id__in={endpoint.pk for endpoint, _ in wanted},
+        ).values_list("endpoint_id", "event_id")
+    )
+    now = timezone.now()
+    fresh = [
+        WebhookDelivery(
+            endpoint=endpoint,
+            event=event,
+            organization_id=event.organization_id,
+            kind=event.kind,
+            payload=_payload(event),
+            next_attempt_at=now,
+        )
+        for endpoint, event in wanted
+        if (endpoint.pk, event.pk) not in existing
+    ]
+    created = WebhookDelivery.objects.bulk_create(fresh)
+    for delivery in created:
+        transaction.on_commit(lambda pk=delivery.pk: _enqueue(pk))
+    return len(created)
+
+
+def fan_out_events(batch=1000, max_batches=20):
+    """Queue deliveries for events other apps recorded (``alert.*`` ...) since the last run.
+
+    Never skips an event whose transaction commits late (after a later one was read): on
+    PostgreSQL the position moves in (transaction id, event id) order and only past rows of
+    transactions that have ended (encompass/events/visibility.py); on SQLite ids become visible
+    in order. Rows of transactions still open somewhere are queued as soon as they are visible
+    and read again until their transaction horizon passes; queueing is idempotent.
+    """
     from encompass.events.models import Event
 
+    # Taken before the cursor's transaction: that one gets a transaction id of its own (the row
+    # lock), which would otherwise hold the horizon back to itself.
+    xmin = snapshot_xmin() if tracks_transactions() else None
     with transaction.atomic():
         cursor = (
             WebhookCursor.objects.select_for_update(skip_locked=True)
@@ -281,18 +341,36 @@ def fan_out_events(batch=1000):
         )
         if cursor is None:
             return 0
-        events = list(Event.objects.filter(pk__gt=cursor.last_event_id).order_by("pk")[:batch])
-        if not events:
-            return 0
-        endpoints = {}
-        for ep in WebhookEndpoint.objects.filter(active=True):
-            endpoints.setdefault(ep.organization_id, []).append(ep)
+        endpoints = _active_endpoints()
+        if xmin is None or cursor.position_txid is None:
+            # By id: SQLite, or (PostgreSQL) the rows written before events had a txid.
+            query = Event.objects.filter(pk__gt=cursor.last_event_id)
+            if xmin is not None:
+                query = query.filter(txid__isnull=True)
+            events = list(query.order_by("pk")[:batch])
+            queued = _queue_for_rows(events, endpoints)
+            if events:
+                cursor.last_event_id = events[-1].pk
+            if xmin is not None and len(events) < batch:
+                cursor.position_txid, cursor.position_id = 0, 0
+            cursor.save(update_fields=["last_event_id", "position_txid", "position_id"])
+            return queued
+        position = (cursor.position_txid, cursor.position_id)
+        read_to = position
         queued = 0
-        for event in events:
-            if event.organization_id in endpoints:
-                queued += len(queue_deliveries_for_event(event, endpoints[event.organization_id]))
-        cursor.last_event_id = events[-1].pk
-        cursor.save(update_fields=["last_event_id"])
+        for _ in range(max_batches):
+            after = Q(txid__gt=read_to[0]) | Q(txid=read_to[0], pk__gt=read_to[1])
+            events = list(Event.objects.filter(after).order_by("txid", "pk")[:batch])
+            queued += _queue_for_rows(events, endpoints)
+            if len(events) < batch:
+                # Everything visible is read: every row of an ended transaction is behind us.
+                position = max(position, (xmin, 0))
+                break
+            read_to = (events[-1].txid, events[-1].pk)
+            # Rows come in txid order, so when the last is final, all are.
+            position = read_to if read_to[0] < xmin else max(position, (xmin, 0))
+        cursor.position_txid, cursor.position_id = position
+        cursor.save(update_fields=["position_txid", "position_id"])
         return queued
 
 
