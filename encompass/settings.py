@@ -296,7 +296,16 @@ OTP_TOTP_ISSUER = "Encompass"
 
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {
+            # Fails open: while Redis is down, reads miss and writes are dropped (throttles
+            # count from zero again), never a 500 (encompass/cache.py, docs/reliability.md).
+            "BACKEND": "encompass.cache.FailOpenRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": float(os.environ.get("ENCOMPASS_CACHE_TIMEOUT", "0.25")),
+                "socket_timeout": float(os.environ.get("ENCOMPASS_CACHE_TIMEOUT", "0.25")),
+            },
+        }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
