@@ -332,6 +332,10 @@ ENCOMPASS = {
     # How far below a client's `since` a replay looks for events that committed late
     # (PostgreSQL; encompass/events/visibility.py).
     "REPLAY_LATE_WINDOW": int(os.environ.get("ENCOMPASS_REPLAY_LATE_WINDOW", "10000")),
+    # How often each web process checks that the channel layer still holds its groups (re-join
+    # and tell sockets to resync after a Redis restart), and re-checks every socket's access.
+    "LAYER_CHECK_SECONDS": float(os.environ.get("ENCOMPASS_LAYER_CHECK_SECONDS", "2")),
+    "ACCESS_RECHECK_SECONDS": float(os.environ.get("ENCOMPASS_ACCESS_RECHECK_SECONDS", "60")),
     # Roles that must sign in with a second factor (TOTP) in the admin and the web UI.
     "MFA_REQUIRED_ROLES": ["admin", "security_officer"],
     "PUBLIC_BASE_URL": os.environ.get("ENCOMPASS_PUBLIC_BASE_URL", "http://127.0.0.1:8000"),

@@ -361,6 +361,14 @@ class EventConsumer(AsyncWebsocketConsumer):
         # executor ends before the re-check runs.
         asyncio.get_running_loop().create_task(self._recheck(), context=contextvars.Context())
 
+    def layer_resync(self, since):
+        """The channel layer lost this process's groups (a Redis restart): events stored after
+        ``since`` may not have come. Ask the client to replay from there (it ignores ids it
+        has)."""
+        if self.overflowed_since is None or since < self.overflowed_since:
+            self.overflowed_since = since
+        self._put(("resync", None, None))
+
     def take(self, run):
         """The hub's sweep hands this socket its next events (already filtered by subscription and
         reach): written now when nothing is queued before them, else queued in order."""
