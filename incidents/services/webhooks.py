@@ -35,7 +35,7 @@ from encompass.exceptions import ValidationError
 from encompass.tenancy.access import ensure_can_create, ensure_permitted
 
 from ..choices import DeliveryStatus
-from ..crypto import decrypt_secret, encrypt_secret
+from ..crypto import SecretUnavailable, decrypt_secret, encrypt_secret
 from ..models import WebhookCursor, WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
@@ -377,8 +377,15 @@ def fan_out_events(batch=1000, max_batches=20):
 # --- delivering -----------------------------------------------------------------------------------
 
 
-def deliver(delivery_pk):
-    """Post one delivery if it is due; record the outcome and schedule a retry on failure."""
+# A claimed delivery is not picked up again before this (a worker killed mid-post leaves it
+# claimed: it is retried when the lease ends, and that counts as an attempt).
+CLAIM_SECONDS = TIMEOUT_SECONDS + 50
+
+
+def _claim(delivery_pk):
+    """Take a due delivery for one attempt, in a short transaction of its own: counts the
+    attempt and moves ``next_attempt_at`` past the claim's lease, so no other worker posts it
+    meanwhile and a worker that dies mid-post leaves it to be retried. None when not due."""
     with transaction.atomic():
         delivery = (
             WebhookDelivery.objects.select_for_update(skip_locked=True)
@@ -394,47 +401,79 @@ def deliver(delivery_pk):
         now = timezone.now()
         if delivery.next_attempt_at and delivery.next_attempt_at > now:
             return None
-        endpoint = delivery.endpoint
-        body = body_of(delivery)
-        code, error = None, ""
-        try:
-            if not endpoint.active:
-                raise ValidationError({"endpoint": "The endpoint is disabled."})
-            check_url(endpoint.url)
-            response = httpx.post(
-                endpoint.url,
-                content=body.encode(),
-                headers={
-                    "Content-Type": "application/json",
-                    "User-Agent": "Encompass-Webhooks/1",
-                    "X-Encompass-Event": delivery.kind,
-                    "X-Encompass-Delivery": str(delivery.pk),
-                    SIGNATURE_HEADER: signature_header(endpoint_secret(endpoint), body),
-                },
-                timeout=TIMEOUT_SECONDS,
-                follow_redirects=False,
-            )
-            code = response.status_code
-            if not 200 <= code < 300:
-                error = f"HTTP {code}: {response.text[:300]}"
-        except ValidationError as exc:
-            error = "; ".join(exc.messages)
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"[:500]
         delivery.attempts += 1
         delivery.last_attempt_at = now
+        delivery.next_attempt_at = now + datetime.timedelta(seconds=CLAIM_SECONDS)
+        delivery.save(update_fields=["attempts", "last_attempt_at", "next_attempt_at"])
+        return delivery
+
+
+def _post(delivery):
+    """One HTTP attempt, outside any transaction: ``(status code, error, final)``; ``final``
+    when retrying cannot help (the signing secret cannot be decrypted)."""
+    endpoint = delivery.endpoint
+    body = body_of(delivery)
+    try:
+        if not endpoint.active:
+            raise ValidationError({"endpoint": "The endpoint is disabled."})
+        check_url(endpoint.url)
+        secret = endpoint_secret(endpoint)
+    except ValidationError as exc:
+        return None, "; ".join(exc.messages), False
+    except SecretUnavailable as exc:
+        return None, f"Cannot sign: {exc}", True
+    try:
+        response = httpx.post(
+            endpoint.url,
+            content=body.encode(),
+            headers={
+                "Content-Type": "application/json",
+                "User-Agent": "Encompass-Webhooks/1",
+                "X-Encompass-Event": delivery.kind,
+                "X-Encompass-Delivery": str(delivery.pk),
+                SIGNATURE_HEADER: signature_header(secret, body),
+            },
+            timeout=TIMEOUT_SECONDS,
+            follow_redirects=False,
+        )
+    except httpx.HTTPError as exc:
+        return None, f"{type(exc).__name__}: {exc}"[:500], False
+    code = response.status_code
+    return code, "" if 200 <= code < 300 else f"HTTP {code}: {response.text[:300]}", False
+
+
+def deliver(delivery_pk):
+    """Post one delivery if it is due; record the outcome and schedule a retry on failure.
+
+    Claim (commit), post (no transaction, no row lock held across the HTTP call), record (a
+    second short transaction). At least once: a worker killed between the post and the record
+    leaves the claim to expire and the delivery is posted again with the same
+    ``X-Encompass-Delivery`` id, which receivers de-duplicate on.
+    """
+    claimed = _claim(delivery_pk)
+    if claimed is None:
+        return None
+    code, error, final = _post(claimed)
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.select_for_update().get(pk=claimed.pk)
+        if delivery.attempts != claimed.attempts or delivery.status not in (
+            DeliveryStatus.PENDING,
+            DeliveryStatus.RETRYING,
+        ):
+            return delivery  # redelivered (or given up) meanwhile: that one counts from here
+        now = timezone.now()
         delivery.last_status_code = code
         delivery.last_error = error
         if not error:
             delivery.status = DeliveryStatus.DELIVERED
-            delivery.delivered_at = timezone.now()
+            delivery.delivered_at = now
             delivery.next_attempt_at = None
-        elif delivery.attempts >= MAX_ATTEMPTS:
+        elif final or delivery.attempts >= MAX_ATTEMPTS:
             delivery.status = DeliveryStatus.FAILED
             delivery.next_attempt_at = None
         else:
             delivery.status = DeliveryStatus.RETRYING
-            delivery.next_attempt_at = now + datetime.timedelta(
+            delivery.next_attempt_at = claimed.last_attempt_at + datetime.timedelta(
                 seconds=BACKOFF_SECONDS[delivery.attempts - 1]
             )
         delivery.save()
