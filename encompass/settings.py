@@ -158,7 +158,11 @@ TEMPLATES = [
 ]
 
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # Health checks: a connection kept across a PostgreSQL restart is found dead and replaced
+    # before the next request or job uses it (the django-q2 scheduler skipped a tick on one).
+    DATABASES = {
+        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+    }
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -197,20 +201,26 @@ else:
 # layer carries events from other processes (the embedded default). See DESIGN.md "Realtime".
 EVENT_TAIL_ENABLED = _env_bool("ENCOMPASS_EVENT_TAIL", not REDIS_URL)
 
+# django-q2 with the ORM broker everywhere (also beside Redis): a queued job is a row in the
+# database, so it survives a Redis restart (Redis without persistence lost every queued job),
+# and it is acknowledged -- deleted -- only after its result is saved; a worker killed mid-job
+# leaves the row, which is handed out again after `retry` seconds (> `timeout`). Failures are
+# acknowledged too (`ack_failures`): a job that raised is recorded as failed and not retried by
+# the broker. Jobs interrupted `max_attempts` times (SIGKILL, OOM) are dead-lettered by
+# encompass.jobs. See docs/reliability.md.
 Q_CLUSTER = {
     "name": "encompass",
     "workers": int(os.environ.get("ENCOMPASS_Q_WORKERS", "2")),
     "timeout": 300,
-    "retry": 360,
+    "retry": int(os.environ.get("ENCOMPASS_Q_RETRY", "360")),
     "max_attempts": 3,
+    "ack_failures": True,
     "queue_limit": 100,
     "catch_up": False,
     "label": "Background jobs",
+    "orm": "default",
+    "poll": 0.5,
 }
-if REDIS_URL:
-    Q_CLUSTER["redis"] = REDIS_URL
-else:
-    Q_CLUSTER["orm"] = "default"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
