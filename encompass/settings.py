@@ -170,7 +170,11 @@ TEMPLATES = [
 ]
 
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # Health checks: a connection kept across a PostgreSQL restart is found dead and replaced
+    # before the next request or job uses it (the django-q2 scheduler skipped a tick on one).
+    DATABASES = {
+        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+    }
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -209,20 +213,26 @@ else:
 # layer carries events from other processes (the embedded default). See DESIGN.md "Realtime".
 EVENT_TAIL_ENABLED = _env_bool("ENCOMPASS_EVENT_TAIL", not REDIS_URL)
 
+# django-q2 with the ORM broker everywhere (also beside Redis): a queued job is a row in the
+# database, so it survives a Redis restart (Redis without persistence lost every queued job),
+# and it is acknowledged -- deleted -- only after its result is saved; a worker killed mid-job
+# leaves the row, which is handed out again after `retry` seconds (> `timeout`). Failures are
+# acknowledged too (`ack_failures`): a job that raised is recorded as failed and not retried by
+# the broker. Jobs interrupted `max_attempts` times (SIGKILL, OOM) are dead-lettered by
+# encompass.jobs. See docs/reliability.md.
 Q_CLUSTER = {
     "name": "encompass",
     "workers": int(os.environ.get("ENCOMPASS_Q_WORKERS", "2")),
     "timeout": 300,
-    "retry": 360,
+    "retry": int(os.environ.get("ENCOMPASS_Q_RETRY", "360")),
     "max_attempts": 3,
+    "ack_failures": True,
     "queue_limit": 100,
     "catch_up": False,
     "label": "Background jobs",
+    "orm": "default",
+    "poll": 0.5,
 }
-if REDIS_URL:
-    Q_CLUSTER["redis"] = REDIS_URL
-else:
-    Q_CLUSTER["orm"] = "default"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -336,7 +346,16 @@ OTP_TOTP_ISSUER = "Encompass"
 
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {
+            # Fails open: while Redis is down, reads miss and writes are dropped (throttles
+            # count from zero again), never a 500 (encompass/cache.py, docs/reliability.md).
+            "BACKEND": "encompass.cache.FailOpenRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": float(os.environ.get("ENCOMPASS_CACHE_TIMEOUT", "0.25")),
+                "socket_timeout": float(os.environ.get("ENCOMPASS_CACHE_TIMEOUT", "0.25")),
+            },
+        }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
@@ -375,6 +394,13 @@ ENCOMPASS = {
     "INGEST_MAX_BATCH": int(os.environ.get("ENCOMPASS_INGEST_MAX_BATCH", "1000")),
     "WEBSOCKET_QUEUE_SIZE": int(os.environ.get("ENCOMPASS_WS_QUEUE", "500")),
     "REPLAY_LIMIT": int(os.environ.get("ENCOMPASS_REPLAY_LIMIT", "1000")),
+    # How far below a client's `since` a replay looks for events that committed late
+    # (PostgreSQL; encompass/events/visibility.py).
+    "REPLAY_LATE_WINDOW": int(os.environ.get("ENCOMPASS_REPLAY_LATE_WINDOW", "10000")),
+    # How often each web process checks that the channel layer still holds its groups (re-join
+    # and tell sockets to resync after a Redis restart), and re-checks every socket's access.
+    "LAYER_CHECK_SECONDS": float(os.environ.get("ENCOMPASS_LAYER_CHECK_SECONDS", "2")),
+    "ACCESS_RECHECK_SECONDS": float(os.environ.get("ENCOMPASS_ACCESS_RECHECK_SECONDS", "60")),
     # Roles that must sign in with a second factor (TOTP) in the admin and the web UI.
     "MFA_REQUIRED_ROLES": ["admin", "security_officer"],
     # Second-factor codes: after this many wrong codes in a row the account's authenticator is

@@ -63,6 +63,20 @@ class KeyStore(ABC):
         """Forget a key (used when the CA that owns it could not be created)."""
 
 
+# Other secrets at rest under the same KEK (webhook signing secrets, ...) register how to
+# re-encrypt them here; ``manage.py rotate_kek`` runs every one. A hook takes a ``write``
+# callable for messages and answers ``(rewrapped, failed)``.
+_rewrap_hooks = {}
+
+
+def register_rewrap(name, hook):
+    _rewrap_hooks[name] = hook
+
+
+def rewrap_hooks():
+    return dict(_rewrap_hooks)
+
+
 def key_id(kek):
     return hashlib.sha256(kek).hexdigest()[:16]
 

@@ -42,6 +42,7 @@ from .hub import events_frame, get_hub
 from .models import Event
 from .realtime import device_group, organization_group, serialize_event, site_group, user_group
 from .tailer import ensure_tailer_started
+from .visibility import late_condition
 from .wire import text_frame, wire_for
 
 logger = logging.getLogger(__name__)
@@ -304,16 +305,23 @@ class EventConsumer(AsyncWebsocketConsumer):
         scope, pk = key
         field = _scope_models()[scope][2]
         limit = settings.ENCOMPASS["REPLAY_LIMIT"]
+        events = Event.objects.restrict(self.user, "view").filter(**{field: pk})
         rows = list(
-            Event.objects.restrict(self.user, "view")
-            .filter(**{field: pk}, id__gt=since)
-            .select_related("device")
-            .order_by("id")[: limit + 1]
+            events.filter(id__gt=since).select_related("device").order_by("id")[: limit + 1]
         )
         truncated_at = None
         if len(rows) > limit:
             rows = rows[:limit]
             truncated_at = rows[-1].pk
+        # PostgreSQL: the rows just below `since` that committed after it did -- a client that
+        # saw `since` can have missed them (it ignores ids it has). Read beside the newer ones so
+        # they never hold back `next`.
+        late = late_condition(since, settings.ENCOMPASS.get("REPLAY_LATE_WINDOW", 10_000))
+        if late is not None:
+            rows = [
+                *events.filter(late).select_related("device").order_by("id")[:limit],
+                *rows,
+            ]
         return [serialize_event(row) for row in rows], truncated_at
 
     async def _error(self, reason, **extra):
@@ -352,6 +360,14 @@ class EventConsumer(AsyncWebsocketConsumer):
         # A fresh context: the push may come from inside an async_to_sync call whose thread
         # executor ends before the re-check runs.
         asyncio.get_running_loop().create_task(self._recheck(), context=contextvars.Context())
+
+    def layer_resync(self, since):
+        """The channel layer lost this process's groups (a Redis restart): events stored after
+        ``since`` may not have come. Ask the client to replay from there (it ignores ids it
+        has)."""
+        if self.overflowed_since is None or since < self.overflowed_since:
+            self.overflowed_since = since
+        self._put(("resync", None, None))
 
     def take(self, run):
         """The hub's sweep hands this socket its next events (already filtered by subscription and

@@ -28,6 +28,19 @@ time it took (at most ``SWEEP_GAP_MAX``) so handshakes, requests and the layer r
 
 The channel-layer reader runs in a thread of its own, so while a sweep keeps the loop busy it
 keeps pulling events.
+
+Outages. Group memberships live in Redis: a Redis that restarts empty (or is flushed, or fails
+over) has forgotten them, and nothing tells the hub. So a watcher task checks the layer every
+``ENCOMPASS["LAYER_CHECK_SECONDS"]`` (2 s): a sentinel key the hub set is read back; when it is
+gone, or the layer failed meanwhile (the reader's connection broke, a join failed), the hub
+re-joins every group its sockets are in, tells every listening socket to ``resync`` from the
+highest event id stored one check before the layer was last seen whole (the client replays the
+gap and ignores ids it has), and has every socket re-check its access (a ``membership.changed``
+pushed during the outage was lost). Every ``ENCOMPASS["ACCESS_RECHECK_SECONDS"]`` (60 s) it also
+re-reads each connected user's reach, once per user, and sockets whose reach changed re-check
+their subscriptions: a permission change reaches open sockets within that bound whatever
+happened to its push. Groups are re-joined at least every half ``group_expiry`` (channels_redis
+forgets a membership after a day).
 """
 
 import asyncio
@@ -39,6 +52,7 @@ import threading
 from collections import OrderedDict, defaultdict
 
 from channels import DEFAULT_CHANNEL_LAYER
+from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, channel_layers, get_channel_layer
 
 from .realtime import BATCH_MESSAGE, groups_for, user_group
@@ -116,6 +130,13 @@ class Hub:
         self._wake = asyncio.Event()
         self._fanout = None
         self.closed = False  # the server is shutting down: nothing more is delivered
+        # Layer health (see "Outages" in the module docstring).
+        self._watcher = None
+        self.layer_lost = False  # the layer failed; groups to re-join, sockets to resync
+        self.mark = None  # highest stored event id one check before the last one that was whole
+        self._next_mark = None
+        self.rejoined = 0  # times the groups were re-joined after a loss (tests, logs)
+        self._joined_at = 0.0
 
     # --- membership ----------------------------------------------------------------------------
     async def join(self, group, socket):
@@ -133,12 +154,15 @@ class Hub:
                 # Shielded: a socket that goes away meanwhile must not leave the group (now in
                 # ``members``, so later sockets will not add it) unjoined on the layer.
                 await asyncio.shield(self._join_layer(group))
+        self._ensure_watcher()
 
     async def _join_layer(self, group):
-        await self._ensure_reader()
         try:
+            await self._ensure_reader()
             await self.layer.group_add(group, self.channel)
         except Exception:
+            # Re-joined by the watcher when the layer answers again.
+            self.layer_lost = True
             logger.warning("could not join channel-layer group %s", group, exc_info=True)
 
     async def leave(self, group, socket):
@@ -343,6 +367,8 @@ class Hub:
                 return
             except Exception:
                 logger.warning("channel layer receive failed; retrying", exc_info=True)
+                with contextlib.suppress(RuntimeError):  # the web loop is gone
+                    self.loop.call_soon_threadsafe(self._layer_failed)
                 await asyncio.sleep(1)
                 continue
             if message.get("type") == BATCH_MESSAGE:
@@ -354,10 +380,11 @@ class Hub:
     async def close(self):
         """Stop delivering (the server is shutting down): the fan-out task and the layer reader."""
         self.closed = True
-        fanout, self._fanout = self._fanout, None
-        if fanout is not None and not fanout.done():
-            fanout.cancel()
-            await asyncio.wait([fanout])
+        for task in (self._fanout, self._watcher):
+            if task is not None and not task.done():
+                task.cancel()
+                await asyncio.wait([task])
+        self._fanout = self._watcher = None
         self.stop()
 
     def stop(self):
@@ -366,6 +393,142 @@ class Hub:
         if loop is not None and task is not None and not loop.is_closed():
             with contextlib.suppress(RuntimeError):  # its loop just ended
                 loop.call_soon_threadsafe(task.cancel)
+
+    # --- outages -------------------------------------------------------------------------------
+    def _layer_failed(self):
+        """The reader's connection failed: whatever Redis held (our group memberships) may be
+        gone when it answers again."""
+        self.layer_lost = True
+
+    def _ensure_watcher(self):
+        if self.closed or (self._watcher is not None and not self._watcher.done()):
+            return
+        self._watcher = self.loop.create_task(self._watch(), name="encompass-event-hub-watch")
+
+    async def _watch(self):
+        """Every few seconds: is the layer whole (re-join and resync when it was lost)? Every
+        ``ACCESS_RECHECK_SECONDS``: does every socket's user still reach what it did?"""
+        loop = self.loop
+        last_recheck = loop.time()
+        while not self.closed:
+            await asyncio.sleep(_setting("LAYER_CHECK_SECONDS", 2.0))
+            if not self.members and not self.listeners:
+                continue
+            try:
+                if self.use_layer:
+                    await self.check_layer()
+                if loop.time() - last_recheck >= _setting("ACCESS_RECHECK_SECONDS", 60.0):
+                    last_recheck = loop.time()
+                    await self.recheck_access()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database or Redis may be restarting; look again later
+                logger.warning("event hub health check failed", exc_info=True)
+
+    def _sentinel(self):
+        return f"{self.layer.prefix}:hub-alive:{self.channel}"
+
+    async def check_layer(self):
+        """Probe the layer. Redis that lost our sentinel key (restarted empty, flushed, failed
+        over) lost our group memberships too: re-join every group, tell every socket to
+        ``resync`` from the last id known delivered, and re-check every socket's access."""
+        if self.channel is None:
+            with contextlib.suppress(Exception):
+                await self._ensure_reader()
+            if self.channel is None:
+                self.layer_lost = True
+                return
+        key = self._sentinel()
+        try:
+            connection = self.layer.connection(self.layer.consistent_hash(key))
+            present = await connection.get(key)
+        except Exception:
+            if not self.layer_lost:
+                logger.warning("channel layer unreachable; live pushes wait for it")
+            self.layer_lost = True
+            return
+        refresh = self.loop.time() - self._joined_at > self.layer.group_expiry / 2
+        if present is None or self.layer_lost or refresh:
+            lost = self.layer_lost or present is None
+            if not await self._rejoin():
+                self.layer_lost = True
+                return
+            await connection.set(key, b"1", ex=max(60, int(self.layer.group_expiry)))
+            self.layer_lost = False
+            if lost and self.mark is not None:
+                self.rejoined += 1
+                logger.warning(
+                    "channel layer came back without our groups: re-joined %d, resync from %s",
+                    len(self.members),
+                    self.mark,
+                )
+                self._resync_all(self.mark)
+        # Whole now. The mark a resync starts from lags one check behind, so an event that was
+        # on its way through Redis when it went down is replayed too.
+        highest = await database_sync_to_async(_highest_event_id)()
+        self.mark, self._next_mark = (
+            (self._next_mark if self._next_mark is not None else highest),
+            highest,
+        )
+
+    async def _rejoin(self):
+        """Join every group this process's sockets are in again (group_add is idempotent; it also
+        renews channels_redis' group expiry)."""
+        async with self._lock:
+            groups = list(self.members)
+            try:
+                for group in groups:
+                    await self.layer.group_add(group, self.channel)
+            except Exception:
+                logger.warning("re-joining channel-layer groups failed", exc_info=True)
+                return False
+        self._joined_at = self.loop.time()
+        return True
+
+    def _resync_all(self, since):
+        sockets = {s for members in self.members.values() for s in members}
+        for socket in sockets:
+            try:
+                if socket in self.listeners:
+                    socket.layer_resync(since)
+                socket.access_changed()
+            except Exception:
+                logger.exception("telling a websocket to resync failed")
+
+    async def recheck_access(self):
+        """Re-read each user's reach (once per user) and have every socket whose reach changed
+        re-check its subscriptions: a permission change reaches open sockets within
+        ``ACCESS_RECHECK_SECONDS`` even when its ``membership.changed`` push was lost."""
+        by_user = defaultdict(list)
+        for members in list(self.members.values()):
+            for socket in members:
+                user = getattr(socket, "user", None)
+                if user is not None:
+                    by_user[user.pk].append(socket)
+        for sockets in by_user.values():
+            sockets = list(dict.fromkeys(sockets))
+            reach = await database_sync_to_async(_reach_of)(sockets[0].user)
+            for socket in sockets:
+                if socket.reach != reach:
+                    socket.access_changed()
+
+
+def _setting(name, default):
+    from django.conf import settings
+
+    return float(settings.ENCOMPASS.get(name, default))
+
+
+def _highest_event_id():
+    from .models import Event
+
+    return Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+
+def _reach_of(user):
+    from .consumers import Reach
+
+    return Reach.of(user)
 
 
 def events_frame(bodies, replay=False):

@@ -7,6 +7,7 @@ from encompass.tenancy.models import RestrictedManager
 from encompass.tenancy.roles import ADMIN_ONLY, ALL_ROLES
 
 from .choices import EventSource, Severity
+from .visibility import CurrentTransactionId, SnapshotHorizon
 
 
 class Event(models.Model):
@@ -30,6 +31,16 @@ class Event(models.Model):
     occurred_at = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField(db_index=True)
     payload = models.JSONField(default=dict, blank=True)
+    # Set by the database (PostgreSQL; NULL on SQLite): the inserting transaction, and the oldest
+    # transaction still running then. Readers that follow the table use them so that a row which
+    # commits late is never skipped (encompass/events/visibility.py). A BRIN index on txid is
+    # created by migration 0004 on PostgreSQL.
+    txid = models.BigIntegerField(
+        null=True, blank=True, editable=False, db_default=CurrentTransactionId()
+    )
+    horizon = models.BigIntegerField(
+        null=True, blank=True, editable=False, db_default=SnapshotHorizon()
+    )
 
     objects = RestrictedManager()
 

@@ -5,7 +5,7 @@ import secrets
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
@@ -103,15 +103,22 @@ def _create_membership(*, organization, user, role, sites, actor, invitation=Non
         raise ValidationError({"role": f"Unknown role {role!r}; choose one of {Role.values}."})
     sites = list(sites)
     _check_sites(organization, sites)
+    already = ValidationError({"user": f"{user} is already a member of {organization}."})
     if Membership.objects.filter(organization=organization, user=user).exists():
-        raise ValidationError({"user": f"{user} is already a member of {organization}."})
-    membership = Membership.objects.create(
-        organization=organization,
-        user=user,
-        role=role,
-        created_by=(invitation.invited_by if invitation is not None else None)
-        or (actor if isinstance(actor, User) else None),
-    )
+        raise already
+    try:
+        # A concurrent add of the same user waits on the unique index and loses here: the same
+        # clear answer, not an IntegrityError (a 500).
+        with transaction.atomic():
+            membership = Membership.objects.create(
+                organization=organization,
+                user=user,
+                role=role,
+                created_by=(invitation.invited_by if invitation is not None else None)
+                or (actor if isinstance(actor, User) else None),
+            )
+    except IntegrityError:
+        raise already from None
     membership.sites.set(sites)
     _grant(user, role, organization, sites)
     if not user.is_staff and not hasattr(user, "api_key"):

@@ -92,10 +92,20 @@ class WebhookDelivery(TenantModel):
 
 
 class WebhookCursor(models.Model):
-    """How far the fan-out job has read the event stream (one row)."""
+    """How far the fan-out job has read the event stream (one row).
+
+    On SQLite (one writer: ids become visible in order) the position is ``last_event_id``. On
+    PostgreSQL it is ``(position_txid, position_id)`` in (transaction, id) order, moved only past
+    rows of transactions that have ended (encompass/events/visibility.py); ``position_txid`` is
+    NULL until the rows written before events had a transaction id are read by id.
+    """
 
     name = models.CharField(max_length=50, primary_key=True)
     last_event_id = models.BigIntegerField(default=0)
+    position_txid = models.BigIntegerField(null=True, blank=True)
+    position_id = models.BigIntegerField(default=0)
 
     def __str__(self):
+        if self.position_txid is not None:
+            return f"{self.name} @ txid {self.position_txid}, id {self.position_id}"
         return f"{self.name} @ {self.last_event_id}"

@@ -26,14 +26,16 @@ from urllib.parse import urlsplit
 import httpx
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from encompass.audit.services import record_audit, snapshot
+from encompass.events.visibility import snapshot_xmin, tracks_transactions
 from encompass.exceptions import ValidationError
 from encompass.tenancy.access import ensure_can_create, ensure_permitted
 
 from ..choices import DeliveryStatus
-from ..crypto import decrypt_secret, encrypt_secret
+from ..crypto import SecretUnavailable, decrypt_secret, encrypt_secret
 from ..models import WebhookCursor, WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
@@ -265,14 +267,72 @@ def queue_deliveries_for_event(event, endpoints=None):
 def _ensure_cursor():
     from encompass.events.models import Event
 
-    last = Event.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-    WebhookCursor.objects.get_or_create(name=FAN_OUT_CURSOR, defaults={"last_event_id": last})
+    defaults = {
+        "last_event_id": Event.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    }
+    if tracks_transactions():
+        defaults["position_txid"] = snapshot_xmin()
+    WebhookCursor.objects.get_or_create(name=FAN_OUT_CURSOR, defaults=defaults)
 
 
-def fan_out_events(batch=1000):
-    """Queue deliveries for events other apps recorded (``alert.*`` ...) since the last run."""
+def _active_endpoints():
+    endpoints = {}
+    for ep in WebhookEndpoint.objects.filter(active=True):
+        endpoints.setdefault(ep.organization_id, []).append(ep)
+    return endpoints
+
+
+def _queue_for_rows(events, endpoints):
+    """Deliveries for a run of events, each (endpoint, event) once however often it is read: the
+    fan-out reads again the rows of transactions that had not ended, and incidents queue theirs
+    in the event's own transaction."""
+    wanted = [
+        (endpoint, event)
+        for event in events
+        for endpoint in endpoints.get(event.organization_id, ())
+        if endpoint.wants(event.kind)
+    ]
+    if not wanted:
+        return 0
+    existing = set(
+        WebhookDelivery.objects.filter(
+            event_id__in={event.pk for _, event in wanted},
+            endpoint_id__in={endpoint.pk for endpoint, _ in wanted},
+        ).values_list("endpoint_id", "event_id")
+    )
+    now = timezone.now()
+    fresh = [
+        WebhookDelivery(
+            endpoint=endpoint,
+            event=event,
+            organization_id=event.organization_id,
+            kind=event.kind,
+            payload=_payload(event),
+            next_attempt_at=now,
+        )
+        for endpoint, event in wanted
+        if (endpoint.pk, event.pk) not in existing
+    ]
+    created = WebhookDelivery.objects.bulk_create(fresh)
+    for delivery in created:
+        transaction.on_commit(lambda pk=delivery.pk: _enqueue(pk))
+    return len(created)
+
+
+def fan_out_events(batch=1000, max_batches=20):
+    """Queue deliveries for events other apps recorded (``alert.*`` ...) since the last run.
+
+    Never skips an event whose transaction commits late (after a later one was read): on
+    PostgreSQL the position moves in (transaction id, event id) order and only past rows of
+    transactions that have ended (encompass/events/visibility.py); on SQLite ids become visible
+    in order. Rows of transactions still open somewhere are queued as soon as they are visible
+    and read again until their transaction horizon passes; queueing is idempotent.
+    """
     from encompass.events.models import Event
 
+    # Taken before the cursor's transaction: that one gets a transaction id of its own (the row
+    # lock), which would otherwise hold the horizon back to itself.
+    xmin = snapshot_xmin() if tracks_transactions() else None
     with transaction.atomic():
         cursor = (
             WebhookCursor.objects.select_for_update(skip_locked=True)
@@ -281,26 +341,51 @@ def fan_out_events(batch=1000):
         )
         if cursor is None:
             return 0
-        events = list(Event.objects.filter(pk__gt=cursor.last_event_id).order_by("pk")[:batch])
-        if not events:
-            return 0
-        endpoints = {}
-        for ep in WebhookEndpoint.objects.filter(active=True):
-            endpoints.setdefault(ep.organization_id, []).append(ep)
+        endpoints = _active_endpoints()
+        if xmin is None or cursor.position_txid is None:
+            # By id: SQLite, or (PostgreSQL) the rows written before events had a txid.
+            query = Event.objects.filter(pk__gt=cursor.last_event_id)
+            if xmin is not None:
+                query = query.filter(txid__isnull=True)
+            events = list(query.order_by("pk")[:batch])
+            queued = _queue_for_rows(events, endpoints)
+            if events:
+                cursor.last_event_id = events[-1].pk
+            if xmin is not None and len(events) < batch:
+                cursor.position_txid, cursor.position_id = 0, 0
+            cursor.save(update_fields=["last_event_id", "position_txid", "position_id"])
+            return queued
+        position = (cursor.position_txid, cursor.position_id)
+        read_to = position
         queued = 0
-        for event in events:
-            if event.organization_id in endpoints:
-                queued += len(queue_deliveries_for_event(event, endpoints[event.organization_id]))
-        cursor.last_event_id = events[-1].pk
-        cursor.save(update_fields=["last_event_id"])
+        for _ in range(max_batches):
+            after = Q(txid__gt=read_to[0]) | Q(txid=read_to[0], pk__gt=read_to[1])
+            events = list(Event.objects.filter(after).order_by("txid", "pk")[:batch])
+            queued += _queue_for_rows(events, endpoints)
+            if len(events) < batch:
+                # Everything visible is read: every row of an ended transaction is behind us.
+                position = max(position, (xmin, 0))
+                break
+            read_to = (events[-1].txid, events[-1].pk)
+            # Rows come in txid order, so when the last is final, all are.
+            position = read_to if read_to[0] < xmin else max(position, (xmin, 0))
+        cursor.position_txid, cursor.position_id = position
+        cursor.save(update_fields=["position_txid", "position_id"])
         return queued
 
 
 # --- delivering -----------------------------------------------------------------------------------
 
 
-def deliver(delivery_pk):
-    """Post one delivery if it is due; record the outcome and schedule a retry on failure."""
+# A claimed delivery is not picked up again before this (a worker killed mid-post leaves it
+# claimed: it is retried when the lease ends, and that counts as an attempt).
+CLAIM_SECONDS = TIMEOUT_SECONDS + 50
+
+
+def _claim(delivery_pk):
+    """Take a due delivery for one attempt, in a short transaction of its own: counts the
+    attempt and moves ``next_attempt_at`` past the claim's lease, so no other worker posts it
+    meanwhile and a worker that dies mid-post leaves it to be retried. None when not due."""
     with transaction.atomic():
         delivery = (
             WebhookDelivery.objects.select_for_update(skip_locked=True)
@@ -316,47 +401,79 @@ def deliver(delivery_pk):
         now = timezone.now()
         if delivery.next_attempt_at and delivery.next_attempt_at > now:
             return None
-        endpoint = delivery.endpoint
-        body = body_of(delivery)
-        code, error = None, ""
-        try:
-            if not endpoint.active:
-                raise ValidationError({"endpoint": "The endpoint is disabled."})
-            check_url(endpoint.url)
-            response = httpx.post(
-                endpoint.url,
-                content=body.encode(),
-                headers={
-                    "Content-Type": "application/json",
-                    "User-Agent": "Encompass-Webhooks/1",
-                    "X-Encompass-Event": delivery.kind,
-                    "X-Encompass-Delivery": str(delivery.pk),
-                    SIGNATURE_HEADER: signature_header(endpoint_secret(endpoint), body),
-                },
-                timeout=TIMEOUT_SECONDS,
-                follow_redirects=False,
-            )
-            code = response.status_code
-            if not 200 <= code < 300:
-                error = f"HTTP {code}: {response.text[:300]}"
-        except ValidationError as exc:
-            error = "; ".join(exc.messages)
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"[:500]
         delivery.attempts += 1
         delivery.last_attempt_at = now
+        delivery.next_attempt_at = now + datetime.timedelta(seconds=CLAIM_SECONDS)
+        delivery.save(update_fields=["attempts", "last_attempt_at", "next_attempt_at"])
+        return delivery
+
+
+def _post(delivery):
+    """One HTTP attempt, outside any transaction: ``(status code, error, final)``; ``final``
+    when retrying cannot help (the signing secret cannot be decrypted)."""
+    endpoint = delivery.endpoint
+    body = body_of(delivery)
+    try:
+        if not endpoint.active:
+            raise ValidationError({"endpoint": "The endpoint is disabled."})
+        check_url(endpoint.url)
+        secret = endpoint_secret(endpoint)
+    except ValidationError as exc:
+        return None, "; ".join(exc.messages), False
+    except SecretUnavailable as exc:
+        return None, f"Cannot sign: {exc}", True
+    try:
+        response = httpx.post(
+            endpoint.url,
+            content=body.encode(),
+            headers={
+                "Content-Type": "application/json",
+                "User-Agent": "Encompass-Webhooks/1",
+                "X-Encompass-Event": delivery.kind,
+                "X-Encompass-Delivery": str(delivery.pk),
+                SIGNATURE_HEADER: signature_header(secret, body),
+            },
+            timeout=TIMEOUT_SECONDS,
+            follow_redirects=False,
+        )
+    except httpx.HTTPError as exc:
+        return None, f"{type(exc).__name__}: {exc}"[:500], False
+    code = response.status_code
+    return code, "" if 200 <= code < 300 else f"HTTP {code}: {response.text[:300]}", False
+
+
+def deliver(delivery_pk):
+    """Post one delivery if it is due; record the outcome and schedule a retry on failure.
+
+    Claim (commit), post (no transaction, no row lock held across the HTTP call), record (a
+    second short transaction). At least once: a worker killed between the post and the record
+    leaves the claim to expire and the delivery is posted again with the same
+    ``X-Encompass-Delivery`` id, which receivers de-duplicate on.
+    """
+    claimed = _claim(delivery_pk)
+    if claimed is None:
+        return None
+    code, error, final = _post(claimed)
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.select_for_update().get(pk=claimed.pk)
+        if delivery.attempts != claimed.attempts or delivery.status not in (
+            DeliveryStatus.PENDING,
+            DeliveryStatus.RETRYING,
+        ):
+            return delivery  # redelivered (or given up) meanwhile: that one counts from here
+        now = timezone.now()
         delivery.last_status_code = code
         delivery.last_error = error
         if not error:
             delivery.status = DeliveryStatus.DELIVERED
-            delivery.delivered_at = timezone.now()
+            delivery.delivered_at = now
             delivery.next_attempt_at = None
-        elif delivery.attempts >= MAX_ATTEMPTS:
+        elif final or delivery.attempts >= MAX_ATTEMPTS:
             delivery.status = DeliveryStatus.FAILED
             delivery.next_attempt_at = None
         else:
             delivery.status = DeliveryStatus.RETRYING
-            delivery.next_attempt_at = now + datetime.timedelta(
+            delivery.next_attempt_at = claimed.last_attempt_at + datetime.timedelta(
                 seconds=BACKOFF_SECONDS[delivery.attempts - 1]
             )
         delivery.save()
