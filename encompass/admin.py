@@ -49,16 +49,12 @@ class EncompassAdminSite(admin.AdminSite):
 
 
 def roles_of_request(request):
-    """Every role the signed-in user holds anywhere, looked up once per request.
+    """Every role the signed-in user holds anywhere.
 
     The admin asks every registered ModelAdmin for its permissions on every page (the sidebar and
-    the index); without this the query count grows with the number of installed models.
+    the index); the request's grant cache (``encompass.tenancy.grants``) reads them once.
     """
-    cached = getattr(request, "_encompass_roles", None)
-    if cached is None or cached[0] != request.user.pk:
-        cached = (request.user.pk, frozenset(all_roles_of(request.user)))
-        request._encompass_roles = cached
-    return cached[1]
+    return frozenset(all_roles_of(request.user))
 
 
 def _restricted(qs, user, action="view"):
