@@ -19,6 +19,7 @@ from django.shortcuts import redirect
 from encompass.tenancy import crud
 from encompass.tenancy.access import all_roles_of, allowed_roles, has_access
 from encompass.tenancy.models import Organization, RestrictedQuerySet
+from encompass.web.pagination import CappedPaginator
 
 
 class EncompassAdminSite(admin.AdminSite):
@@ -68,6 +69,7 @@ class TenantAdmin(admin.ModelAdmin):
 
     list_per_page = 50
     show_full_result_count = False  # no COUNT(*) over the whole table on every page
+    paginator = CappedPaginator  # and the filtered count stops at CappedPaginator.cap rows
 
     def get_queryset(self, request):
         return _restricted(super().get_queryset(request), request.user, "view")
