@@ -9,7 +9,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from encompass.tenancy.access import all_roles_of, allowed_roles, roles_in
+from encompass.tenancy.access import may, may_anywhere, roles_in
 from encompass.web.mixins import TenantDetailView, TenantListView
 from encompass.web.tenant import current_organization
 
@@ -63,7 +63,7 @@ class DeviceListView(TenantListView):
             query=query.urlencode(),
             state_colours=STATE_COLOURS,
             health_colours=HEALTH_COLOURS,
-            can_import=bool(all_roles_of(self.request.user) & allowed_roles(Device, "add")),
+            can_import=may_anywhere(self.request.user, Device, "add"),
         )
         return context
 
@@ -103,9 +103,9 @@ def device_page_context(request, device, **extra):
         else None,
         "checklist": checklist,
         "checklist_rows": checklist_rows,
-        "may_rotate_token": bool(roles & allowed_roles(Device, "credentials"))
+        "may_rotate_token": may(user, Device, "credentials", device.organization, device.site)
         and device.state not in (LifecycleState.DECOMMISSIONED, LifecycleState.DISPOSED),
-        "may_move": bool(roles & allowed_roles(Device, "move")),
+        "may_move": may(user, Device, "move", device.organization, device.site),
         "move_form": MoveForm(user=user, organization=device.organization),
         "state_colours": STATE_COLOURS,
         **extra,

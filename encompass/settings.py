@@ -140,6 +140,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "encompass.tenancy.grants.GrantCacheMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "encompass.audit.middleware.RequestContextMiddleware",
     "encompass.tenancy.middleware.SecondFactorMiddleware",

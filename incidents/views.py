@@ -16,7 +16,7 @@ from django.shortcuts import redirect, render
 from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_POST
 
-from encompass.tenancy.access import has_access
+from encompass.tenancy.access import can_create, has_access
 from encompass.tenancy.models import ApiKey
 from encompass.web.csp import allow_own_inline_styles
 from encompass.web.tenant import current_organization
@@ -134,18 +134,12 @@ def board(request):
             "closed": closed,
             "alerts": alerts,
             "can_escalate": can_escalate,
-            "can_declare": org is not None and has_access_role(request.user, org),
+            "can_declare": org is not None and can_create(request.user, Incident, org),
             "severities": IncidentSeverity.choices,
             "categories": Category.choices,
             "severity_colours": SEVERITY_COLOURS,
         },
     )
-
-
-def has_access_role(user, org):
-    from encompass.tenancy.access import allowed_roles, roles_in
-
-    return bool(roles_in(user, org) & set(allowed_roles(Incident, "add")))
 
 
 @login_required

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 
 from devices.models import Device
 from encompass import spreadsheet
-from encompass.tenancy.access import has_access
+from encompass.tenancy.access import can_create, has_access
 from encompass.web.tenant import current_organization
 
 from . import services
@@ -119,16 +119,10 @@ def register(request):
             "form": form,
             "page": page,
             "query": query.urlencode(),
-            "can_add": has_access_to_add(request.user, organization),
+            "can_add": can_create(request.user, Risk, organization),
             "filtered": bool(query),
         },
     )
-
-
-def has_access_to_add(user, organization):
-    from encompass.tenancy.access import allowed_roles, roles_in
-
-    return bool(roles_in(user, organization) & set(allowed_roles(Risk, "add")))
 
 
 def _grid(matrix, counts, axis_prefix):
@@ -249,7 +243,7 @@ def risk_detail(request, pk, bound=None, status=200):
             "forms": _forms(risk, request, bound),
             "can_change": has_access(request.user, risk, "change"),
             "can_accept": has_access(request.user, risk, "accept"),
-            "can_add_mitigation": has_access_to_add(request.user, risk.organization),
+            "can_add_mitigation": can_create(request.user, Mitigation, risk.organization),
             "can_progress": any(has_access(request.user, m, "change") for m in mitigations[:1]),
             "status_form": MitigationStatusForm(),
             "today": timezone.localdate(),

@@ -187,6 +187,8 @@ class Device(TenantModel):
         indexes = [
             models.Index(fields=["organization", "state"]),
             models.Index(fields=["organization", "health"]),
+            # The web list's default sort (name, pk) within an organization, page by page.
+            models.Index(fields=["organization", "name", "id"], name="device_org_name_id"),
         ]
 
     def __str__(self):

@@ -17,7 +17,7 @@ from devices.models import Device
 from encompass.events.models import Event
 from encompass.events.realtime import serialize_event
 from encompass.exceptions import NotPermitted, ValidationError
-from encompass.tenancy.access import allowed_roles, roles_in
+from encompass.tenancy.access import may
 from encompass.web.mixins import TenantDetailView, TenantListView
 from encompass.web.tenant import current_organization
 
@@ -94,7 +94,7 @@ class DashboardView(LoginRequiredMixin, generic.TemplateView):
                 "events": [serialize_event(e) for e in reversed(events)],
                 "alerts": [_alert_json(a, escalated[a.pk]) for a in alerts],
                 "escalateUrl": escalate_url(),
-                "canEscalate": may_escalate_in(user, org) and escalate_url() is not None,
+                "canEscalate": may(user, Alert, "escalate", org) and escalate_url() is not None,
                 "severityColours": {str(k): v for k, v in SEVERITY_COLOURS.items()},
             },
         )
@@ -134,11 +134,6 @@ def escalation(user, alerts):
 def escalate_url():
     """The incidents app's escalate form target, or None when it is not installed."""
     return reverse("incidents_ui:escalate") if apps.is_installed("incidents") else None
-
-
-def may_escalate_in(user, organization):
-    """Whether ``user``'s role in ``organization`` may escalate alerts (for live-added rows)."""
-    return bool(roles_in(user, organization) & set(allowed_roles(Alert, "escalate")))
 
 
 def _alert_json(alert, info=None):

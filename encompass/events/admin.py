@@ -1,17 +1,44 @@
 from django.contrib import admin
+from django.db.models import Q
 
 from encompass.admin import ReadOnlyTenantAdmin, TenantAdmin
 
 from .models import Event, RetentionPolicy
+from .retention import LOG_KINDS, SECURITY_Q, TELEMETRY_KINDS
+
+
+class EventClassFilter(admin.SimpleListFilter):
+    """By the retention classes of event kinds: choices from code, never a DISTINCT over the
+    organization's history (which the default filter on ``kind`` runs on every page)."""
+
+    title = "class"
+    parameter_name = "class"
+    CLASSES = {
+        "telemetry": ("Telemetry and heartbeats", Q(kind__in=TELEMETRY_KINDS)),
+        "logs": ("Device logs", Q(kind__in=LOG_KINDS)),
+        "security": ("Security", SECURITY_Q),
+        "platform": (
+            "Platform",
+            ~Q(kind__in=TELEMETRY_KINDS + LOG_KINDS) & ~SECURITY_Q,
+        ),
+    }
+
+    def lookups(self, request, model_admin):
+        return [(key, label) for key, (label, _) in self.CLASSES.items()]
+
+    def queryset(self, request, queryset):
+        chosen = self.CLASSES.get(self.value())
+        return queryset.filter(chosen[1]) if chosen else queryset
 
 
 @admin.register(Event)
 class EventAdmin(ReadOnlyTenantAdmin):
     list_display = ["id", "received_at", "kind", "severity", "source", "device", "organization"]
-    list_filter = ["severity", "source", "kind"]
+    list_filter = ["severity", "source", EventClassFilter]
     search_fields = ["kind", "event_id", "device__uid", "device__name"]
     list_select_related = ["device", "organization"]
     date_hierarchy = None
+    ordering = ["-id"]  # newest first, from the (organization, id) index
     readonly_fields = [f.name for f in Event._meta.fields]
     show_full_result_count = False
 

@@ -32,11 +32,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from encompass.tenancy.access import (
-    allowed_roles,
-    granted_organization_ids,
-    granted_site_ids,
-)
+from encompass.tenancy.access import reach_of
 
 from .hub import events_frame, get_hub
 from .models import Event
@@ -105,12 +101,7 @@ class Reach:
 
     @classmethod
     def of(cls, user):
-        roles = allowed_roles(Event, "view")
-        org_direct, org_group = granted_organization_ids(user, roles)
-        site_direct, site_group = granted_site_ids(user, roles)
-        orgs = {r["content_object_id"] for qs in (org_direct, org_group) for r in qs}
-        sites = {r["content_object_id"] for qs in (site_direct, site_group) for r in qs}
-        return cls(orgs, sites)
+        return cls(*reach_of(user, Event, "view"))
 
     def sees(self, data):
         return data["organization"] in self.org_ids or (

@@ -4,7 +4,9 @@ Every queryset that reaches a user goes through ``Model.objects.restrict(user, a
 
 * a user's reach is the set of Organization and Site rows on which guardian holds a
   ``role_<role>`` object permission for them (directly or through a group) -- written by the
-  membership and API-key services, or granted by an Admin on guardian's object-permission screens;
+  membership and API-key services, or granted by an Admin on guardian's object-permission screens.
+  It is read first, in one query (``grants.grants_of``), and applied as plain conditions
+  (``organization_id IN (...)``, ``site_id IN (...)``) the organization indexes serve;
 * the model's ``role_permissions`` table says which roles may perform the action;
 * an organization-wide grant reaches every row of that organization; a site grant reaches rows of
   that site, and (for ``view`` only) the organization-wide rows of the site's organization, such as
@@ -18,7 +20,8 @@ from django.db.models import Q
 
 from encompass.exceptions import NotPermitted
 
-from .roles import DEFAULT_ROLE_PERMISSIONS, permission_codename
+from .grants import grants_of
+from .roles import DEFAULT_ROLE_PERMISSIONS
 
 
 def allowed_roles(model, action):
@@ -28,59 +31,42 @@ def allowed_roles(model, action):
     return table[action]
 
 
-def _is_principal(user):
-    return user is not None and getattr(user, "is_authenticated", False) and user.is_active
+def _pk(value):
+    return getattr(value, "pk", value)
 
 
-def granted_organization_ids(user, roles):
-    """Subquery: organizations where ``user`` holds one of ``roles`` organization-wide."""
-    from .models import OrganizationGroupObjectPermission, OrganizationUserObjectPermission
+def reach_of(user, model, action):
+    """``(organization ids, site ids)`` whose rows of ``model`` ``user`` may ``action``.
 
-    codenames = [permission_codename(role) for role in roles]
-    direct = OrganizationUserObjectPermission.objects.filter(
-        user=user, permission__codename__in=codenames
-    ).values("content_object_id")
-    via_group = OrganizationGroupObjectPermission.objects.filter(
-        group__user=user, permission__codename__in=codenames
-    ).values("content_object_id")
-    return direct, via_group
-
-
-def granted_site_ids(user, roles):
-    """Subqueries: sites where ``user`` holds one of ``roles`` (a site-narrowed grant)."""
-    from .models import SiteGroupObjectPermission, SiteUserObjectPermission
-
-    codenames = [permission_codename(role) for role in roles]
-    direct = SiteUserObjectPermission.objects.filter(
-        user=user, permission__codename__in=codenames
-    ).values("content_object_id")
-    via_group = SiteGroupObjectPermission.objects.filter(
-        group__user=user, permission__codename__in=codenames
-    ).values("content_object_id")
-    return direct, via_group
+    Organization ids reach every row of those organizations; site ids reach the rows of those
+    sites (for a model with a ``site_lookup``). For a model without one, a site grant lets its
+    holder *view* the organization-wide rows of the site's organization.
+    """
+    roles = allowed_roles(model, action)
+    grants = grants_of(user)
+    if not roles or not grants:
+        return set(), set()
+    org_ids = grants.organization_ids(roles)
+    if getattr(model, "site_lookup", None):
+        return org_ids, grants.site_ids(roles)
+    if action == "view":
+        org_ids |= grants.site_organization_ids(roles)
+    return org_ids, set()
 
 
 def access_q(user, model, action):
-    """A ``Q`` selecting the rows of ``model`` that ``user`` may ``action``; ``None`` for nobody."""
-    if not _is_principal(user):
-        return None
-    from .models import Site
+    """A ``Q`` selecting the rows of ``model`` that ``user`` may ``action``; ``None`` for nobody.
 
-    roles = allowed_roles(model, action)
-    if not roles:
-        return None
-    org_path = model.tenant_lookup
-    site_path = getattr(model, "site_lookup", None)
-    org_direct, org_group = granted_organization_ids(user, roles)
-    site_direct, site_group = granted_site_ids(user, roles)
-    q = Q(**{f"{org_path}__in": org_direct}) | Q(**{f"{org_path}__in": org_group})
-    if site_path:
-        q |= Q(**{f"{site_path}__in": site_direct}) | Q(**{f"{site_path}__in": site_group})
-    elif action == "view":
-        site_orgs = Site.objects.filter(Q(pk__in=site_direct) | Q(pk__in=site_group)).values(
-            "organization_id"
-        )
-        q |= Q(**{f"{org_path}__in": site_orgs})
+    The reach is resolved now (one grant query, or none inside a request that already read it),
+    so the ``Q`` holds literal ids: build the queryset when you are about to use it.
+    """
+    org_ids, site_ids = reach_of(user, model, action)
+    q = None
+    if org_ids:
+        q = Q(**{f"{model.tenant_lookup}__in": sorted(org_ids)})
+    if site_ids:
+        site_q = Q(**{f"{model.site_lookup}__in": sorted(site_ids)})
+        q = site_q if q is None else q | site_q
     return q
 
 
@@ -105,66 +91,36 @@ def ensure_permitted(user, action, obj):
 
 def roles_in(user, organization, site=None):
     """The roles ``user`` holds in ``organization`` (organization-wide, or on ``site``)."""
-    if not _is_principal(user):
-        return set()
-    from .models import (
-        OrganizationGroupObjectPermission,
-        OrganizationUserObjectPermission,
-        SiteGroupObjectPermission,
-        SiteUserObjectPermission,
-    )
-
-    def codes(qs):
-        return {c.removeprefix("role_") for c in qs.values_list("permission__codename", flat=True)}
-
-    roles = codes(
-        OrganizationUserObjectPermission.objects.filter(user=user, content_object=organization)
-    ) | codes(
-        OrganizationGroupObjectPermission.objects.filter(
-            group__user=user, content_object=organization
-        )
-    )
-    if site is not None:
-        roles |= codes(SiteUserObjectPermission.objects.filter(user=user, content_object=site))
-        roles |= codes(
-            SiteGroupObjectPermission.objects.filter(group__user=user, content_object=site)
-        )
-    return roles
+    return grants_of(user).roles_in(_pk(organization), _pk(site) if site is not None else None)
 
 
-def ensure_can_create(user, model, organization, site=None):
-    """Raise ``NotPermitted`` unless ``user`` may add a ``model`` row in ``organization``/``site``.
+def may(user, model, action, organization, site=None):
+    """Whether ``user``'s roles in ``organization`` (or on ``site``) allow ``action``."""
+    return bool(roles_in(user, organization, site) & set(allowed_roles(model, action)))
+
+
+def can_create(user, model, organization, site=None):
+    """Whether ``user`` may add a ``model`` row in ``organization`` (on ``site``).
 
     A site-narrowed role counts only for rows that belong to one of its sites.
     """
-    roles = allowed_roles(model, "add")
-    held = roles_in(user, organization, site if getattr(model, "site_lookup", None) else None)
-    if not held & set(roles):
+    return may(
+        user, model, "add", organization, site if getattr(model, "site_lookup", None) else None
+    )
+
+
+def ensure_can_create(user, model, organization, site=None):
+    """Raise ``NotPermitted`` unless ``can_create(user, model, organization, site)``."""
+    if not can_create(user, model, organization, site):
         raise NotPermitted(f"You may not add a {model._meta.verbose_name} here.")
+
+
+def may_anywhere(user, model, action):
+    """Whether ``user`` holds, anywhere, a role that allows ``action`` on ``model``."""
+    return bool(all_roles_of(user) & set(allowed_roles(model, action)))
 
 
 def all_roles_of(user):
     """Every role ``user`` holds anywhere (organization-wide or on a site), directly or through
     a group -- the same grants ``access_q`` and ``roles_in`` count."""
-    if not _is_principal(user):
-        return set()
-    from .models import (
-        OrganizationGroupObjectPermission,
-        OrganizationUserObjectPermission,
-        SiteGroupObjectPermission,
-        SiteUserObjectPermission,
-    )
-
-    queries = [
-        model.objects.filter(**{owner: user}, permission__codename__startswith="role_").values_list(
-            "permission__codename", flat=True
-        )
-        for model, owner in (
-            (OrganizationUserObjectPermission, "user"),
-            (OrganizationGroupObjectPermission, "group__user"),
-            (SiteUserObjectPermission, "user"),
-            (SiteGroupObjectPermission, "group__user"),
-        )
-    ]
-    found = queries[0].union(*queries[1:])  # one query; UNION removes the duplicates
-    return {c.removeprefix("role_") for c in found}
+    return grants_of(user).roles()

@@ -5,6 +5,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ImproperlyConfigured
 from django.views import generic
 
+from .pagination import CappedPaginator
 from .tenant import current_organization
 
 
@@ -36,6 +37,7 @@ class TenantMixin(LoginRequiredMixin):
 
 class TenantListView(TenantMixin, generic.ListView):
     paginate_by = 50
+    paginator_class = CappedPaginator  # no exact COUNT(*) of a large list on every page
 
 
 class TenantDetailView(TenantMixin, generic.DetailView):

@@ -22,7 +22,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from encompass.audit.models import AuditEntry
 from encompass.audit.security import organizations_of_user, record_auth_failure
 from encompass.audit.services import record_audit
-from encompass.tenancy.access import all_roles_of, allowed_roles, roles_in
+from encompass.tenancy.access import all_roles_of, may
 from encompass.tenancy.mfa import check_second_factor, has_authenticator, requires_second_factor
 from encompass.tenancy.models import ApiKey, Membership, Site
 
@@ -37,11 +37,6 @@ def _safe_next(request, fallback="web:home"):
     ):
         return target
     return redirect(fallback).url
-
-
-def has_role_for(user, organization, model, action):
-    """Whether ``user``'s organization-wide roles in ``organization`` allow ``action``."""
-    return bool(roles_in(user, organization) & set(allowed_roles(model, action)))
 
 
 DASHBOARD_URL_NAME = "monitoring_ui:dashboard"
@@ -88,10 +83,10 @@ def overview(request):
                 "key_count": keys.filter(
                     revoked_at__isnull=True, suspended=False, expires_at__gt=timezone.now()
                 ).count()
-                if has_role_for(user, org, ApiKey, "view")
+                if may(user, ApiKey, "view", org)
                 else None,
                 "audit_recent": list(audit.select_related("organization")[:10])
-                if has_role_for(user, org, AuditEntry, "view")
+                if may(user, AuditEntry, "view", org)
                 else None,
                 "audit_day_count": audit.filter(created_at__gte=since).count(),
             }

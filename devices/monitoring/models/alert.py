@@ -68,7 +68,13 @@ class Alert(TenantModel):
                 name="one_unresolved_alert_per_cause",
             ),
         ]
-        indexes = [models.Index(fields=["organization", "status", "-last_seen_at"])]
+        indexes = [
+            models.Index(fields=["organization", "status", "-last_seen_at"]),
+            # The alert list's default sort (newest first) within an organization.
+            models.Index(
+                fields=["organization", "-last_seen_at", "-id"], name="alert_org_last_seen"
+            ),
+        ]
 
     def __str__(self):
         return self.title
