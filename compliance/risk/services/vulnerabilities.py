@@ -65,12 +65,6 @@ def _in_scope(ranges, firmware_version):
     return "unverified" if unverified else None
 
 
-def _fleet(organization_id, type_ids):
-    return Device.objects.filter(
-        organization_id=organization_id, device_type_id__in=type_ids
-    ).exclude(state__in=EXCLUDED_STATES)
-
-
 def version_population(organization_ids, type_ids, *, states=None):
     """``{device type id: {firmware version: device count}}`` of the devices that count (one
     aggregate query; ``states`` narrows them further)."""
