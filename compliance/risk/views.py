@@ -23,6 +23,7 @@ from devices.models import Device
 from encompass.tenancy.access import has_access, roles_in
 from encompass.web.tenant import current_organization
 
+from ..pagination import CountedPaginator
 from . import services
 from .api.filters import AffectedDeviceFilter, RiskFilter
 from .choices import MITIGATION_OPEN, RiskStatus
@@ -429,18 +430,6 @@ def vulnerability_list(request):
     )
 
 
-class _CountedPaginator(Paginator):
-    """A paginator told its count (from the exposure aggregate), so no COUNT(*) runs."""
-
-    def __init__(self, object_list, per_page, count):
-        super().__init__(object_list, per_page)
-        self._known = count
-
-    @property
-    def count(self):
-        return self._known
-
-
 @login_required
 def vulnerability_detail(request, pk):
     """The affected devices a page at a time (filterable); the totals come from one aggregate
@@ -459,7 +448,7 @@ def vulnerability_detail(request, pk):
     whole_fleet = bool(roles_in(request.user, vuln.organization))
     narrowed = filters.is_bound and filters.is_valid() and filters.narrowed
     if whole_fleet and not narrowed:
-        paginator = _CountedPaginator(filters.qs, 50, exposure.affected)
+        paginator = CountedPaginator(filters.qs, 50, exposure.affected)
     else:
         paginator = Paginator(filters.qs, 50)
     page = paginator.get_page(request.GET.get("page"))
