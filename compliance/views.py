@@ -16,6 +16,7 @@ from encompass.web.tenant import current_organization
 from .checks import all_checks
 from .choices import CHECK_RUNNERS, RESULT_COLOURS, EvidenceState, Obligation, Result
 from .models import Assessment, CheckFinding, CheckRun, Requirement, RequirementResult
+from .pagination import CountedPaginator
 from .services import assessments as assessment_services
 from .services import evidence as evidence_services
 from .services.assessments import latest_runs
@@ -138,8 +139,9 @@ def checks(request):
 PAGE_SIZE = 50
 
 
-def _findings_page(request, run, site_ids=(), type_ids=()):
-    """One page of a run's failing items the user may see, narrowed to a scope."""
+def _findings_page(request, run, organization, site_ids=(), type_ids=()):
+    """One page of a run's failing items the user may see, narrowed to a scope. The total comes
+    from the run's per-scope counts when the user sees the whole organization (no COUNT(*))."""
     findings = CheckFinding.objects.restrict(request.user, "view").filter(run=run)
     if site_ids:
         findings = findings.filter(site_id__in=site_ids)
@@ -148,14 +150,24 @@ def _findings_page(request, run, site_ids=(), type_ids=()):
     site = request.GET.get("site", "")
     if site.isdigit():
         findings = findings.filter(site_id=int(site))
-    return Paginator(findings.order_by("pk"), PAGE_SIZE).get_page(request.GET.get("page"))
+    findings = findings.order_by("pk")
+    if roles_in(request.user, organization) and not site.isdigit():
+        known = run.failing_in_scope(site_ids, type_ids) if site_ids or type_ids else None
+        paginator = CountedPaginator(
+            findings, PAGE_SIZE, run.failing_count if known is None else known
+        )
+    else:
+        paginator = Paginator(findings, PAGE_SIZE)
+    return paginator.get_page(request.GET.get("page"))
 
 
 @login_required
 def check_run(request, pk):
     """Every failing item of one stored run, a page at a time."""
-    run = get_object_or_404(CheckRun.objects.restrict(request.user, "view"), pk=pk)
-    page = _findings_page(request, run)
+    run = get_object_or_404(
+        CheckRun.objects.restrict(request.user, "view").select_related("organization"), pk=pk
+    )
+    page = _findings_page(request, run, run.organization)
     return render(
         request,
         "compliance/check_run.html",
@@ -197,7 +209,11 @@ def result_detail(request, pk):
             )
             if check.code == wanted:
                 page = _findings_page(
-                    request, run, site_ids if scoped else (), type_ids if scoped else ()
+                    request,
+                    run,
+                    assessment.organization,
+                    site_ids if scoped else (),
+                    type_ids if scoped else (),
                 )
                 section["page"] = page
                 section["rows"] = _finding_rows(page.object_list)

@@ -20,11 +20,12 @@ from django.views.decorators.http import require_POST
 
 from devices.models import Device
 from encompass import spreadsheet
-from encompass.tenancy.access import can_create, has_access
+from encompass.tenancy.access import can_create, has_access, roles_in
 from encompass.web.tenant import current_organization
 
+from ..pagination import CountedPaginator
 from . import services
-from .api.filters import RiskFilter
+from .api.filters import AffectedDeviceFilter, RiskFilter
 from .choices import MITIGATION_OPEN, RiskStatus
 from .exports import export_rows, record_export
 from .forms import (
@@ -425,6 +426,8 @@ def vulnerability_list(request):
 
 @login_required
 def vulnerability_detail(request, pk):
+    """The affected devices a page at a time (filterable); the totals come from one aggregate
+    over the fleet's (type, firmware) pairs, never from listing devices."""
     vuln = get_object_or_404(
         Vulnerability.objects.restrict(request.user).prefetch_related(
             "affected_products__device_type"
@@ -433,15 +436,30 @@ def vulnerability_detail(request, pk):
     )
     devices = services.affected_devices(
         vuln, queryset=Device.objects.restrict(request.user, "view")
-    )
+    ).order_by("pk")
+    filters = AffectedDeviceFilter(request.GET or None, queryset=devices)
+    exposure = services.exposure_counts([vuln])[vuln.pk]
+    whole_fleet = bool(roles_in(request.user, vuln.organization))
+    narrowed = filters.is_bound and filters.is_valid() and filters.narrowed
+    if whole_fleet and not narrowed:
+        paginator = CountedPaginator(filters.qs, 50, exposure.affected)
+    else:
+        paginator = Paginator(filters.qs, 50)
+    page = paginator.get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
     return render(
         request,
         "risk/vulnerability_detail.html",
         {
             "organization": vuln.organization,
             "vuln": vuln,
-            "devices": devices,
-            "unverified": sum(1 for d in devices if d.firmware_unverified),
+            "page": page,
+            "devices": page.object_list,
+            "exposure": exposure,
+            "whole_fleet": whole_fleet,
+            "filters": filters,
+            "query": query.urlencode(),
             "risks": vuln.risks.restrict(request.user).all(),
         },
     )

@@ -9,10 +9,3 @@ def ensure_role_in(actor, organization, roles, what):
     """Raise ``NotPermitted`` unless ``actor`` holds one of ``roles`` organization-wide."""
     if not roles_in(actor, organization) & set(roles):
         raise NotPermitted(f"Your role may not {what} in {organization}.")
-
-
-def in_scope(row, site_ids, type_ids):
-    """Whether a stored failing-device row falls in an assessment scope (empty sets: all)."""
-    if site_ids and row.get("site") not in site_ids:
-        return False
-    return not (type_ids and row.get("device_type") not in type_ids)

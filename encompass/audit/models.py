@@ -31,6 +31,23 @@ class AuditChain(models.Model):
         return f"{self.key} @ {self.last_sequence}"
 
 
+class AuditCheckpoint(models.Model):
+    """The last entry of one chain a verification walked and found intact (and its hash).
+
+    Incremental verification starts here; a full verification also checks that the chain still
+    passes through this hash, so a rewrite of older entries is caught.
+    """
+
+    chain = models.CharField(max_length=64, primary_key=True)
+    sequence = models.BigIntegerField()
+    entry_hash = models.CharField(max_length=64)
+    verified_at = models.DateTimeField()
+    full = models.BooleanField(default=False, help_text="Whether the walk began at entry #1.")
+
+    def __str__(self):
+        return f"{self.chain} verified to #{self.sequence}"
+
+
 class AuditEntry(models.Model):
     """One recorded action: who did what to which object, when, from where, before and after."""
 

@@ -257,12 +257,13 @@ def test_risk_actions_by_role(world):
 def test_vulnerability_affected_devices_and_import(world, gateway_type, fleet, vuln):
     api = client(world.a.user(Role.AUDITOR))
     response = api.get(reverse("risk-vulnerability-affected-devices", args=[vuln.pk]))
-    assert {d["id"] for d in response.json()} == {fleet["mid"].pk, fleet["odd"].pk}
+    assert {d["id"] for d in response.json()["results"]} == {fleet["mid"].pk, fleet["odd"].pk}
     Device.objects.filter(pk=fleet["new"].pk).update(firmware_version="2.2.0")
     listing = api.get(reverse("risk-vulnerability-list")).json()["results"]
     assert listing[0]["affected_device_count"] == 3 and listing[0]["unverified_device_count"] == 1
     tech = client(world.site_technician)  # sees no device of another site: none here have a site
-    assert tech.get(reverse("risk-vulnerability-affected-devices", args=[vuln.pk])).json() == []
+    affected = reverse("risk-vulnerability-affected-devices", args=[vuln.pk])
+    assert tech.get(affected).json()["results"] == []
 
     feed = json.dumps(
         [

@@ -75,3 +75,24 @@ class MitigationFilter(django_filters.FilterSet):
     def filter_overdue(self, qs, name, value):
         overdue = qs.overdue()
         return overdue if value else qs.exclude(pk__in=overdue.values("pk"))
+
+
+class AffectedDeviceFilter(django_filters.FilterSet):
+    """Narrow a vulnerability's affected devices (web page and API alike)."""
+
+    site = django_filters.NumberFilter(field_name="site_id")
+    device_type = django_filters.NumberFilter(field_name="device_type_id")
+    state = django_filters.CharFilter()
+    firmware_version = django_filters.CharFilter()
+    unverified = django_filters.BooleanFilter(field_name="firmware_unverified")
+    q = django_filters.CharFilter(method="filter_q", label="Name, uid or serial contains")
+
+    def filter_q(self, queryset, name, value):
+        return queryset.filter(
+            Q(name__icontains=value) | Q(uid__icontains=value) | Q(serial_number__icontains=value)
+        )
+
+    @property
+    def narrowed(self):
+        """Whether any filter was given (the fleet-wide aggregate count no longer applies)."""
+        return any(self.form.cleaned_data.get(f) not in (None, "") for f in self.filters)

@@ -4,13 +4,16 @@ import io
 
 from django.db.models import Count
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.response import Response
 
 from devices.models import Device
 from encompass import spreadsheet
+from encompass.api.pagination import CursorPagination
 from encompass.api.parsers import FormParser, JSONParser, MultiPartParser
 from encompass.api.viewsets import TenantViewSet
 from encompass.tenancy.models import Organization
@@ -19,7 +22,7 @@ from .. import services
 from ..exports import export_rows, record_export
 from ..imports import ImportRejected, import_vulnerabilities
 from ..models import Asset, Mitigation, Risk, RiskMatrix, Threat, Vulnerability
-from .filters import MitigationFilter, RiskFilter, VulnerabilityFilter
+from .filters import AffectedDeviceFilter, MitigationFilter, RiskFilter, VulnerabilityFilter
 from .serializers import (
     AcceptSerializer,
     AffectedDeviceSerializer,
@@ -93,6 +96,10 @@ class ThreatViewSet(TenantViewSet):
     search_fields = ["name", "code", "description"]
 
 
+class AffectedDevicePagination(CursorPagination):
+    ordering = "pk"
+
+
 class VulnerabilityViewSet(TenantViewSet):
     """Vulnerabilities with the device types and firmware ranges they affect; the affected
     devices are computed live from the fleet."""
@@ -136,15 +143,31 @@ class VulnerabilityViewSet(TenantViewSet):
     def perform_destroy(self, instance):
         services.delete_vulnerability(instance, actor=self.request.user)
 
-    @extend_schema(responses=AffectedDeviceSerializer(many=True))
-    @action(detail=True, methods=["get"], url_path="affected-devices")
+    @extend_schema(
+        responses=AffectedDeviceSerializer(many=True),
+        parameters=[OpenApiParameter(n, str) for n in AffectedDeviceFilter.base_filters],
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="affected-devices",
+        pagination_class=AffectedDevicePagination,
+    )
     def affected_devices(self, request, pk=None):
-        """Devices affected now (live), limited to the devices you may see."""
-        vulnerability = self.get_object()
+        """Devices affected now (live), limited to the devices you may see; cursor-paginated,
+        filter ``site``, ``device_type``, ``state``, ``firmware_version``, ``unverified``, ``q``.
+        The vulnerability's ``affected_device_count`` gives the total."""
+        # Not get_object(): the device filters (device_type ...) must not filter vulnerabilities.
+        vulnerability = get_object_or_404(self.get_queryset(), pk=pk)
+        self.check_object_permissions(request, vulnerability)
         devices = services.affected_devices(
             vulnerability, queryset=Device.objects.restrict(request.user, "view")
         )
-        return Response(AffectedDeviceSerializer(devices, many=True).data)
+        filters = AffectedDeviceFilter(request.query_params, queryset=devices, request=request)
+        if not filters.is_valid():
+            raise DRFValidationError(filters.errors)
+        page = self.paginate_queryset(filters.qs)
+        return self.get_paginated_response(AffectedDeviceSerializer(page, many=True).data)
 
     @extend_schema(
         request={"multipart/form-data": ImportSerializer},
