@@ -361,6 +361,14 @@ def test_devices_enroll_report_and_poll_through_nginx_with_mutual_tls(world, sta
     )  # fmt: skip
     assert re.match(r"HTTP/1\.1 20[04]", s_client.stdout), s_client.stdout + s_client.stderr
 
+    # The same certificate polls hawkBit DDI (what SWUpdate and RAUC speak) through the proxy.
+    status, body = curl_status(
+        stack, *mtls, f"{base}/{world.a.org.slug}/controller/v1/{device.uid}",
+        "-H", "Accept: application/hal+json",
+    )  # fmt: skip
+    assert status == 200, body
+    assert "polling" in json.loads(body)["config"]
+
     # No certificate: the device API does not know who this is.
     status, body = curl_status(
         stack, "-X", "POST", f"{base}/api/device/v1/events",
