@@ -7,6 +7,7 @@ class WebConfig(AppConfig):
     verbose_name = "Web UI"
 
     def ready(self):
+        from . import signin  # noqa: F401  (the lockout's audit receiver)
         from .navigation import register
 
         register("Organization", "web:overview", order=90)
