@@ -25,11 +25,13 @@ TEST_DATABASE_URL ?= postgres://postgres@$(PG_HOST):$(PG_PORT)/encompass
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 SERVICES_ENV := DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL)
 
-.PHONY: help venv run test lint bench reset services format docs
+.PHONY: help venv run test test-faults lint bench reset services format docs
 
 help:
 	@echo "make run    - set up .venv, migrate + seed the SQLite demo, start web + worker (+ simulator)"
 	@echo "make test   - the whole test suite against PostgreSQL and Redis (started if installed)"
+	@echo "make test-faults - the fault suite (tests/faults) at full scale: own PostgreSQL/Redis killed"
+	@echo "              and restarted under load (make test runs its quick subset)"
 	@echo "make lint   - ruff check + format check, manage.py check, makemigrations --check"
 	@echo "make bench  - run the benchmarks in bench/ (against PostgreSQL and Redis)"
 	@echo "make reset  - delete the embedded demo database (the next make run seeds a fresh demo)"
@@ -98,6 +100,14 @@ services:
 test: venv services
 	@rc=0; $(SERVICES_ENV) $(PY) -m pytest tests $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "ERROR: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+# The fault suite at full scale (docs/reliability.md): more load, longer outages, and the
+# scenarios marked fault_full (PostgreSQL restarted under a web process). `make test` runs the
+# same files at the quick scale.
+test-faults: venv services
+	@mkdir -p $(VAR_DIR); rc=0; $(SERVICES_ENV) ENCOMPASS_FAULTS=full $(PY) -m pytest tests/faults -s \
+	  $(PYTEST_ARGS) | tee >(grep '^FAULT ' > $(VAR_DIR)/fault-counts.txt) || rc=$$?; \
+	echo "Counts: $(VAR_DIR)/fault-counts.txt"; exit $$rc
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -224,7 +224,7 @@ EVENT_TAIL_ENABLED = _env_bool("ENCOMPASS_EVENT_TAIL", not REDIS_URL)
 Q_CLUSTER = {
     "name": "encompass",
     "workers": int(os.environ.get("ENCOMPASS_Q_WORKERS", "2")),
-    "timeout": 300,
+    "timeout": int(os.environ.get("ENCOMPASS_Q_TIMEOUT", "300")),
     "retry": int(os.environ.get("ENCOMPASS_Q_RETRY", "360")),
     "max_attempts": 3,
     "ack_failures": True,

@@ -3,7 +3,7 @@ from django.db.models import Q
 
 from encompass.admin import ReadOnlyTenantAdmin, TenantAdmin
 
-from .models import Event, RetentionPolicy
+from .models import Event, JobAttempt, RetentionPolicy
 from .retention import LOG_KINDS, SECURITY_Q, TELEMETRY_KINDS
 
 
@@ -60,6 +60,32 @@ class RetentionPolicyAdmin(TenantAdmin):
 
     def has_add_permission(self, request):
         return False  # one per organization, created with the defaults by the retention job
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(JobAttempt)
+class JobAttemptAdmin(admin.ModelAdmin):
+    """Background jobs as the worker saw them; filter on *Dead-lettered* for the jobs that
+    failed repeatedly (encompass/jobs.py). Platform-wide: superusers only, read-only."""
+
+    list_display = ["name", "func", "state", "attempts", "started_at", "finished_at"]
+    list_filter = ["state"]
+    search_fields = ["name", "func", "task_id"]
+    readonly_fields = [f.name for f in JobAttempt._meta.fields]
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -114,3 +114,31 @@ class RetentionPolicy(models.Model):
 
     def __str__(self):
         return f"Retention for {self.organization}"
+
+
+class JobAttempt(models.Model):
+    """One background job's runs as the worker saw them: started, finished, or interrupted (the
+    worker died under it); a job interrupted ``max_attempts`` times is dead-lettered."""
+
+    class State(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed (raised)"
+        INTERRUPTED = "interrupted", "Interrupted (worker died), will be retried"
+        DEAD = "dead", "Dead-lettered (interrupted too often)"
+
+    task_id = models.CharField(max_length=64, primary_key=True)
+    name = models.CharField(max_length=200)
+    func = models.CharField(max_length=256)
+    queue_id = models.BigIntegerField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    state = models.CharField(max_length=12, choices=State.choices, db_index=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self):
+        return f"{self.name} ({self.state}, {self.attempts} attempt(s))"
