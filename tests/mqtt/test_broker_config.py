@@ -62,7 +62,7 @@ def test_writes_the_listener_acls_bundles_and_audited_service_certificates(cas, 
     server = x509.load_pem_x509_certificates((tmp_path / "server.crt").read_bytes())[0]
     eku = server.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert ExtendedKeyUsageOID.SERVER_AUTH in eku
-    assert oct((tmp_path / "server.key").stat().st_mode & 0o777) == "0o600"
+    assert oct((tmp_path / "server.key").stat().st_mode & 0o777) == "0o640"
     assert oct((tmp_path / "bridge.key").stat().st_mode & 0o777) == "0o600"
     entries = AuditEntry.objects.filter(action="mqtt.servicecertificate.issue")
     assert sorted(e.changes["purpose"] for e in entries) == ["client", "server"]
