@@ -245,6 +245,9 @@ def reload_broker(folder=None):
     pid_file = Path(folder or broker_dir()) / "mosquitto.pid"
     try:
         pid = int(pid_file.read_text().strip())
+        # A stale pid file must not make us signal whatever process now has that pid.
+        if Path(f"/proc/{pid}/comm").read_text().strip() != "mosquitto":
+            raise ProcessLookupError(f"process {pid} is not mosquitto")
         os.kill(pid, signal.SIGHUP)
     except (OSError, ValueError) as exc:
         logger.warning("no broker to reload (%s): %s", pid_file, exc)

@@ -95,3 +95,13 @@ def test_another_organizations_admin_cannot_use_the_operator_ca(cas, tmp_path):
             dir=str(tmp_path),
             stdout=out,
         )
+
+
+def test_a_stale_pid_file_never_signals_another_process(tmp_path, settings):
+    import os
+
+    from devices.mqtt.broker import reload_broker
+
+    settings.ENCOMPASS = {**settings.ENCOMPASS, "MQTT": {"DIR": str(tmp_path)}}
+    (tmp_path / "mosquitto.pid").write_text(str(os.getpid()))  # this very pytest process
+    assert reload_broker(tmp_path) is False  # and we are still here: no SIGHUP was sent
