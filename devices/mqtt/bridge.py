@@ -41,7 +41,7 @@ class Bridge:
         host=None,
         port=None,
         folder=None,
-        batch=500,
+        batch=5000,
         linger=0.05,
     ):
         conf = mqtt_settings()
@@ -105,7 +105,9 @@ class Bridge:
     # --- the main loop -------------------------------------------------------------------------
 
     def start(self):
-        props = connect_properties(session_expiry=SESSION_EXPIRY, receive_maximum=self.batch * 2)
+        props = connect_properties(
+            session_expiry=SESSION_EXPIRY, receive_maximum=min(self.batch * 2, 65535)
+        )
         self.client.connect_async(
             self.host, self.port, keepalive=30, clean_start=False, properties=props
         )

@@ -44,6 +44,7 @@ from .topics import COMMANDS, EVENTS, STATUS
 logger = logging.getLogger(__name__)
 
 PRIVATE = 0o600
+GROUP_PRIVATE = 0o640  # the broker's key: readable by the folder's group (the broker's user)
 PUBLIC = 0o644
 
 
@@ -190,6 +191,8 @@ def write_broker_files(organization, *, actor, folder=None, issue=True, run_as=N
     conf = conf or mqtt_settings()
     folder = Path(folder or conf["DIR"])
     (folder / "data").mkdir(parents=True, exist_ok=True)
+    # The broker (the folder's group) writes its persistence file there; nobody else.
+    os.chmod(folder / "data", 0o2770)  # noqa: S103
     written = []
     if issue or not (folder / "server.crt").exists():
         days = conf["SERVICE_CERT_DAYS"]
@@ -202,7 +205,7 @@ def write_broker_files(organization, *, actor, folder=None, issue=True, run_as=N
             days=days,
         )
         written += [
-            _write(folder / "server.key", key, PRIVATE),
+            _write(folder / "server.key", key, GROUP_PRIVATE),
             _write(folder / "server.crt", cert + chain),
         ]
         key, cert, chain = issue_service_certificate(
@@ -242,6 +245,9 @@ def reload_broker(folder=None):
     pid_file = Path(folder or broker_dir()) / "mosquitto.pid"
     try:
         pid = int(pid_file.read_text().strip())
+        # A stale pid file must not make us signal whatever process now has that pid.
+        if Path(f"/proc/{pid}/comm").read_text().strip() != "mosquitto":
+            raise ProcessLookupError(f"process {pid} is not mosquitto")
         os.kill(pid, signal.SIGHUP)
     except (OSError, ValueError) as exc:
         logger.warning("no broker to reload (%s): %s", pid_file, exc)

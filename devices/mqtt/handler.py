@@ -71,6 +71,7 @@ def _items(payload):
     return parse_body(payload)
 
 
+@transaction.atomic
 def _malformed(device, topic, payload, detail, outcome):
     outcome.counts["malformed"] += 1
     logger.warning("malformed MQTT message on %s (%d bytes): %s", topic, len(payload), detail)
@@ -83,6 +84,7 @@ def _malformed(device, topic, payload, detail, outcome):
     )
 
 
+@transaction.atomic
 def _status(device, text, now, outcome):
     status = text.strip().lower()
     if status.startswith("{"):
@@ -122,7 +124,7 @@ def _status(device, text, now, outcome):
 def _handle_device(device, messages, has_certificate, now, outcome):
     if not has_certificate:
         outcome.counts["refused"] += len(messages)
-        record_event(
+        record_event(  # one statement: atomic by itself
             "security.auth_failure",
             organization=device.organization,
             device=device,
@@ -137,7 +139,7 @@ def _handle_device(device, messages, has_certificate, now, outcome):
         return
     if device.state not in ACTIVE_STATES:
         outcome.counts["refused"] += len(messages)
-        refuse_device(device, method=METHOD)
+        refuse_device(device, method=METHOD)  # atomic
         return
     items = []
     for message in messages:  # in order: a status (the last will) after the events before it
@@ -212,8 +214,8 @@ def handle_batch(messages):
                 logger.warning("MQTT messages for unknown device %r ignored", uid)
                 continue
             try:
-                with transaction.atomic():
-                    _handle_device(device, device_messages, device.pk in certified, now, outcome)
+                # No savepoint of its own: ingest_events is one, and so is every other write.
+                _handle_device(device, device_messages, device.pk in certified, now, outcome)
             except Exception:
                 # Not the device's fault (its input is validated): keep the others' data, let
                 # this device's messages come back (they are not acknowledged).

@@ -22,8 +22,8 @@ from devices.mqtt.bridge import Bridge
 from devices.mqtt.broker import write_broker_files
 from encompass.tenancy.roles import Role
 from encompass.testing.factories import make_device
+from encompass.testing.mosquitto import Mosquitto
 
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 PUB = shutil.which("mosquitto_pub") or "/usr/bin/mosquitto_pub"
 SUB = shutil.which("mosquitto_sub") or "/usr/bin/mosquitto_sub"
 
@@ -32,17 +32,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_port(port, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"nothing listens on {port}")
 
 
 def wait_for(predicate, timeout=10.0, interval=0.05):
@@ -55,40 +44,7 @@ def wait_for(predicate, timeout=10.0, interval=0.05):
     raise AssertionError("condition not met in time")
 
 
-class Broker:
-    """A Mosquitto process on ``folder``'s generated mosquitto.conf."""
-
-    def __init__(self, folder, device_port, service_port):
-        self.folder = Path(folder)
-        self.device_port = device_port
-        self.service_port = service_port
-        self.process = None
-        self.log = self.folder / "mosquitto.log"
-
-    def start(self):
-        handle = open(self.log, "ab")  # noqa: SIM115 (kept open for the process's life)
-        self.process = subprocess.Popen(
-            [MOSQUITTO, "-c", str(self.folder / "mosquitto.conf")], stdout=handle, stderr=handle
-        )
-        handle.close()
-        wait_port(self.device_port)
-        wait_port(self.service_port)
-
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def restart(self):
-        self.stop()
-        self.start()
-
-    def log_text(self):
-        return self.log.read_text(errors="replace")
+Broker = Mosquitto
 
 
 class Identity:

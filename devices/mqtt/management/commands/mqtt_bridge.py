@@ -18,7 +18,9 @@ class Command(BaseCommand):
         parser.add_argument("--host")
         parser.add_argument("--port", type=int)
         parser.add_argument("--dir", help="Folder of bridge.crt/.key and broker-ca.pem.")
-        parser.add_argument("--batch", type=int, default=500, help="Messages per transaction.")
+        parser.add_argument(
+            "--batch", type=int, default=5000, help="At most this many messages per transaction."
+        )
         parser.add_argument("--duration", type=float, default=0, help="Stop after S s (0: never).")
 
     def handle(self, *args, **opts):
