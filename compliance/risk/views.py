@@ -434,11 +434,12 @@ def vulnerability_detail(request, pk):
         ),
         pk=pk,
     )
+    counts, population = services.exposure_counts([vuln], with_population=True)
+    exposure = counts[vuln.pk]
     devices = services.affected_devices(
-        vuln, queryset=Device.objects.restrict(request.user, "view")
+        vuln, queryset=Device.objects.restrict(request.user, "view"), population=population
     ).order_by("pk")
     filters = AffectedDeviceFilter(request.GET or None, queryset=devices)
-    exposure = services.exposure_counts([vuln])[vuln.pk]
     whole_fleet = bool(roles_in(request.user, vuln.organization))
     narrowed = filters.is_bound and filters.is_valid() and filters.narrowed
     if whole_fleet and not narrowed:

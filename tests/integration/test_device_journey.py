@@ -272,7 +272,7 @@ def test_a_device_from_registration_to_disposal(world):
     affected = ok(
         staff(officer).get(f"/api/v1/risk/vulnerabilities/{vuln['id']}/affected-devices/")
     )
-    assert [d["id"] for d in affected] == [pk], affected
+    assert [d["id"] for d in affected["results"]] == [pk], affected
     run = _checks(org, officer)
     assert run.passed is False and run.failing_count == 1
     assert device.uid in str(run.failing)

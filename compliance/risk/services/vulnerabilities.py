@@ -124,19 +124,21 @@ def pairs_q(pairs):
     return q
 
 
-def affected_devices(vulnerability, *, include_unverified=True, queryset=None):
+def affected_devices(vulnerability, *, include_unverified=True, queryset=None, population=None):
     """The devices ``vulnerability`` affects now: a queryset (paginate and filter it), each row
     annotated ``firmware_unverified``.
 
-    ``queryset`` narrows the candidates (e.g. ``Device.objects.restrict(user)``).
+    ``queryset`` narrows the candidates (e.g. ``Device.objects.restrict(user)``); pass the
+    ``population`` ``exposure_counts`` read, to read the fleet's versions once per page.
     """
     products = list(AffectedProduct.objects.filter(vulnerability=vulnerability))
     candidates = queryset if queryset is not None else Device.objects.all()
     if not products:
         return candidates.none().annotate(firmware_unverified=Value(False))
-    population = version_population(
-        [vulnerability.organization_id], {p.device_type_id for p in products}
-    )
+    if population is None:
+        population = version_population(
+            [vulnerability.organization_id], {p.device_type_id for p in products}
+        )
     verdicts = affected_versions(products, population)
     proven = [pair for pair, v in verdicts.items() if v == "in_range"]
     unverified = [pair for pair, v in verdicts.items() if v == "unverified"]
@@ -163,13 +165,14 @@ class Exposure:
     unverified: int = 0
 
 
-def exposure_counts(vulnerabilities):
+def exposure_counts(vulnerabilities, *, with_population=False):
     """``{vulnerability pk: Exposure}`` for many vulnerabilities in two queries: their ranges,
-    and the fleet's device counts per (type, firmware) -- never a row per device."""
+    and the fleet's device counts per (type, firmware) -- never a row per device.
+    ``with_population=True`` returns ``(counts, population)`` for ``affected_devices``."""
     vulns = list(vulnerabilities)
     result = {v.pk: Exposure() for v in vulns}
     if not vulns:
-        return result
+        return (result, {}) if with_population else result
     products = defaultdict(list)
     orgs, types = set(), set()
     for product in AffectedProduct.objects.filter(vulnerability__in=[v.pk for v in vulns]):
@@ -177,7 +180,7 @@ def exposure_counts(vulnerabilities):
         orgs.add(product.organization_id)
         types.add(product.device_type_id)
     if not products:
-        return result
+        return (result, {}) if with_population else result
     population = version_population(orgs, types)
     for vuln_id, ranges in products.items():
         for (type_id, version), verdict in affected_versions(ranges, population).items():
@@ -185,7 +188,7 @@ def exposure_counts(vulnerabilities):
             result[vuln_id].affected += n
             if verdict == "unverified":
                 result[vuln_id].unverified += n
-    return result
+    return (result, population) if with_population else result
 
 
 def vulnerabilities_affecting(device, *, include_unverified=True, statuses=None):
