@@ -8,6 +8,9 @@
   (validation, bad query string), 401, 403, 404 (missing or outside your reach; also a stale
   pagination cursor), 429, and 413 for operations with a body.
 * The two ways to authenticate are documented as security schemes (bearer API key, session).
+* A read-only field whose source crosses a nullable relation (``device.uid`` of an event
+  without a device, the ``assignee`` of an unassigned incident) is documented as nullable.
+* Detail actions (``devices/{id}/history/``) answer plain lists, and are documented so.
 """
 
 import functools
@@ -53,7 +56,39 @@ def app_prefix(module):
     return parts[-1].capitalize() if parts else ""
 
 
+def crosses_nullable_relation(field):
+    """True when ``field``'s source walks through a nullable foreign key of the model."""
+    model = getattr(getattr(field.parent, "Meta", None), "model", None)
+    for attr in getattr(field, "source_attrs", None) or []:
+        if model is None:
+            return False
+        try:
+            model_field = model._meta.get_field(attr)
+        except Exception:
+            return False
+        if getattr(model_field, "null", False):
+            return True
+        model = getattr(model_field, "related_model", None)
+    return False
+
+
 class AutoSchema(openapi.AutoSchema):
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if (
+            direction == "response"
+            and field.read_only
+            and "$ref" not in schema
+            and crosses_nullable_relation(field)
+        ):
+            schema["nullable"] = True
+        return schema
+
+    def _get_paginator(self):
+        if getattr(self.view, "detail", False):
+            return None  # a detail action's list is answered whole
+        return super()._get_paginator()
+
     def get_serializer_name(self, serializer, direction):
         name = super().get_serializer_name(serializer, direction)
         if name in colliding_names():

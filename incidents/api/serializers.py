@@ -307,7 +307,7 @@ class WebhookEndpointSerializer(TenantSerializer):
         ]
         read_only_fields = ["secret_hint"]
 
-    def get_secret(self, obj):
+    def get_secret(self, obj) -> str | None:
         """The signing secret, present only in the answer that created or rotated it."""
         return self.context.get("plaintext_secret")
 
