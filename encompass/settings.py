@@ -318,7 +318,7 @@ REST_FRAMEWORK = {
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "encompass.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "encompass.api.exceptions.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "auth_failure": os.environ.get("ENCOMPASS_AUTH_FAILURE_RATE", "20/min"),

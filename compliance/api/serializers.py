@@ -214,7 +214,7 @@ class EvidenceSerializer(TenantSerializer):
             "created_at",
         ]
 
-    def get_download_url(self, obj):
+    def get_download_url(self, obj) -> str | None:
         if not obj.file:
             return None
         request = self.context.get("request")
@@ -223,7 +223,7 @@ class EvidenceSerializer(TenantSerializer):
         url = reverse("compliance-evidence-download", args=[obj.pk])
         return request.build_absolute_uri(url) if request else url
 
-    def get_current(self, obj):
+    def get_current(self, obj) -> bool:
         return obj.is_current()
 
 

@@ -132,13 +132,13 @@ class DeviceSerializer(TenantSerializer):
         )
         return fields
 
-    def get_state_colour(self, obj):
+    def get_state_colour(self, obj) -> str:
         return STATE_COLOURS[obj.state]
 
-    def get_allowed_next_states(self, obj):
+    def get_allowed_next_states(self, obj) -> list[str]:
         return list(next_states(obj))
 
-    def get_has_token(self, obj):
+    def get_has_token(self, obj) -> bool:
         return bool(obj.token_hash)
 
     def validate(self, attrs):

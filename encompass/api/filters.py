@@ -1,5 +1,8 @@
 """The filter backend every list uses: django-filter, with its values made safe for the database.
 
+A filter naming a related row (``?site=``, ``?organization=``) only accepts rows the caller can
+see: another organization's id is "not a valid choice", exactly like a missing one.
+
 An aware datetime is compared in UTC: PostgreSQL refuses offsets beyond +/-15:59, which a client
 may send (``+23:36`` is valid ISO 8601). A value that does not exist in UTC (past year 9999)
 is a 400 naming the parameter.
@@ -10,6 +13,8 @@ import datetime
 from django_filters import utils
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
+
+from .serializers import restricted_queryset
 
 
 def _in_utc(name, value):
@@ -23,6 +28,16 @@ def _in_utc(name, value):
 
 
 class FilterBackend(DjangoFilterBackend):
+    def get_filterset(self, request, queryset, view):
+        filterset = super().get_filterset(request, queryset, view)
+        if filterset is not None:
+            user = getattr(request, "user", None)
+            for field in filterset.form.fields.values():
+                narrowed = restricted_queryset(getattr(field, "queryset", None), user)
+                if narrowed is not None:
+                    field.queryset = narrowed
+        return filterset
+
     def filter_queryset(self, request, queryset, view):
         filterset = self.get_filterset(request, queryset, view)
         if filterset is None:

@@ -1,7 +1,7 @@
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from encompass.api.serializers import TenantSerializer
+from encompass.api.serializers import RestrictedRelationsMixin, TenantSerializer
 
 from ..choices import Phase
 from ..models import (
@@ -178,7 +178,7 @@ class RiskSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class FollowUpSerializer(serializers.ModelSerializer):
+class FollowUpSerializer(RestrictedRelationsMixin, serializers.ModelSerializer):
     owner = serializers.SlugRelatedField(
         slug_field="username",
         queryset=User.objects.filter(is_active=True),
@@ -192,7 +192,7 @@ class FollowUpSerializer(serializers.ModelSerializer):
         read_only_fields = ["incident", "done", "done_at"]
 
 
-class IncidentTaskSerializer(serializers.ModelSerializer):
+class IncidentTaskSerializer(RestrictedRelationsMixin, serializers.ModelSerializer):
     owner = serializers.SlugRelatedField(
         slug_field="username",
         queryset=User.objects.filter(is_active=True),
@@ -307,7 +307,7 @@ class WebhookEndpointSerializer(TenantSerializer):
         ]
         read_only_fields = ["secret_hint"]
 
-    def get_secret(self, obj):
+    def get_secret(self, obj) -> str | None:
         """The signing secret, present only in the answer that created or rotated it."""
         return self.context.get("plaintext_secret")
 

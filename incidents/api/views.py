@@ -1,10 +1,12 @@
 from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
+from rest_framework import serializers as drf
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
+from encompass.api.serializers import TenantSerializer
 from encompass.api.viewsets import RestrictedViewSetMixin, TenantReadOnlyViewSet, TenantViewSet
 from encompass.tenancy import crud
 from encompass.tenancy.models import ApiKey
@@ -348,29 +350,20 @@ class PlaybookViewSet(TenantViewSet):
         return Response({"created": created, "updated": updated})
 
 
+class PlaybookTaskWriteSerializer(TenantSerializer):
+    """A playbook task as written (one class, so the schema has one component for it)."""
+
+    playbook = drf.PrimaryKeyRelatedField(queryset=Playbook.objects.all())
+
+    class Meta:
+        model = PlaybookTask
+        fields = ["id", "organization", "playbook", *s.PlaybookTaskSerializer.Meta.fields[1:]]
+
+
 class PlaybookTaskViewSet(TenantViewSet):
     queryset = PlaybookTask.objects.select_related("playbook")
-    serializer_class = None
+    serializer_class = PlaybookTaskWriteSerializer
     filterset_fields = ["playbook", "phase"]
-
-    def get_serializer_class(self):
-        from rest_framework import serializers as drf
-
-        from encompass.api.serializers import TenantSerializer
-
-        class PlaybookTaskWriteSerializer(TenantSerializer):
-            class Meta:
-                model = PlaybookTask
-                fields = [
-                    "id",
-                    "organization",
-                    "playbook",
-                    *s.PlaybookTaskSerializer.Meta.fields[1:],
-                ]
-
-            playbook = drf.PrimaryKeyRelatedField(queryset=Playbook.objects.all())
-
-        return PlaybookTaskWriteSerializer
 
 
 class SlaPolicyViewSet(TenantViewSet):

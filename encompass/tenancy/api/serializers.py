@@ -112,7 +112,7 @@ class ApiKeySerializer(TenantSerializer):
         ]
         extra_kwargs = {"expires_at": {"required": False}}
 
-    def get_key(self, obj):
+    def get_key(self, obj) -> str | None:
         return self.context.get("plaintext_key")
 
 
