@@ -5,6 +5,7 @@ from django.http import HttpResponse
 
 from encompass.admin import ReadOnlyTenantAdmin, TenantAdmin
 
+from .choices import EvidenceKind
 from .models import (
     Assessment,
     CheckRun,
@@ -165,6 +166,16 @@ class EvidenceAdmin(TenantAdmin):
 
     def has_add_permission(self, request):
         return False  # added in the web UI or the API, which hash and check uploads
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.kind == EvidenceKind.CHECK_RESULT:
+            return False  # written by the checks only (the service refuses any edit)
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.kind == EvidenceKind.CHECK_RESULT:
+            return False
+        return super().has_delete_permission(request, obj)
 
     def save_model(self, request, obj, form, change):
         data = {

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import get_fields_from_path
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.shortcuts import redirect
@@ -64,6 +65,12 @@ def roles_of_request(request):
 def _restricted(qs, user, action="view"):
     if isinstance(qs, RestrictedQuerySet):
         return qs.restrict(user, action)
+    if qs.model is get_user_model():
+        # People are not tenant rows: a user is within reach as a member of an organization
+        # (or site) within reach. Without this an "owner" choice lists every tenant's users.
+        from encompass.tenancy.models import Membership
+
+        return qs.filter(pk__in=Membership.objects.restrict(user, "view").values("user_id"))
     return qs
 
 
@@ -161,6 +168,25 @@ class TenantAdmin(admin.ModelAdmin):
         return field
 
     # --- writes through the services ---------------------------------------------------------
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return self._refusal_as_message(
+            request, super().changeform_view, request, object_id, form_url, extra_context
+        )
+
+    def delete_view(self, request, object_id, extra_context=None):
+        return self._refusal_as_message(
+            request, super().delete_view, request, object_id, extra_context
+        )
+
+    def _refusal_as_message(self, request, view, *args):
+        """A service that refuses a save or a delete (``ValidationError``) is shown as an error
+        message on the same page, never a server error; its transaction was rolled back."""
+        try:
+            return view(*args)
+        except ValidationError as exc:
+            self.message_user(request, "; ".join(exc.messages), messages.ERROR)
+            return redirect(request.get_full_path())
 
     def _form_data(self, form, obj):
         data = {}

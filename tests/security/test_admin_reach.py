@@ -155,3 +155,33 @@ def test_a_superuser_member_lists_no_other_tenants_users_or_authenticators(world
         assert "b-admin" not in response.content.decode()
     index = client.get("/admin/").content.decode()
     assert "/admin/auth/" not in index and "/admin/django_q/" not in index
+
+
+# --- found by the crawl (tests/crawl) ------------------------------------------------------------
+
+
+def test_user_choices_are_members_within_reach(world):
+    """An "owner" choice (risk, asset, assessment, mitigation) listed every tenant's users."""
+    client = web(world.a.user(Role.ADMIN))
+    body = client.get("/admin/risk/asset/add/").content.decode()
+    assert "a-operator" in body
+    assert "b-operator" not in body and "outsider" not in body
+
+
+def test_a_service_refusal_in_the_admin_is_a_message_not_a_server_error(world):
+    """Check-result evidence is written by the checks only: its change page is read-only, and a
+    save the service refuses anyway is shown as an error, never a 500."""
+    from compliance.choices import EvidenceKind
+    from compliance.models import Evidence
+
+    evidence = Evidence.objects.create(
+        organization=world.a.org, title="Fleet check", kind=EvidenceKind.CHECK_RESULT
+    )
+    client = web(world.a.user(Role.ADMIN))
+    url = f"/admin/compliance/evidence/{evidence.pk}/change/"
+    page = client.get(url)
+    assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
+    assert client.post(url, {"title": "Edited", "_save": "Save"}).status_code == 403
+    assert client.get(f"/admin/compliance/evidence/{evidence.pk}/delete/").status_code == 403
+    evidence.refresh_from_db()
+    assert evidence.title == "Fleet check"
