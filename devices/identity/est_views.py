@@ -23,8 +23,9 @@ from encompass.exceptions import ValidationError
 from encompass.tenancy.models import Organization
 
 from . import der, services
-from .api.device_views import EnrollmentThrottle, _errors
+from .api.device_views import EnrollmentThrottle, _errors, key_store_unavailable
 from .choices import KeyType
+from .keystore import KeyStoreError
 from .models import CertificateAuthority
 
 MAX_BODY = 64 * 1024
@@ -55,6 +56,11 @@ def _text(message, status, **headers):
     for name, value in headers.items():
         response[name.replace("_", "-")] = value
     return response
+
+
+def _unavailable():
+    key_store_unavailable()  # (logs it)
+    return _text("The certificate authority is temporarily unavailable.", 503, Retry_After="60")
 
 
 def _organization(label):
@@ -140,6 +146,8 @@ class SimpleEnrollView(APIView):
         try:
             csr_pem = _csr_pem(request)
             certificate = services.enroll(token=token, csr_pem=csr_pem)
+        except KeyStoreError:
+            return _unavailable()
         except ValidationError as exc:
             return self._refused(request, throttle, _errors(exc), getattr(exc, "device", device))
         return _certs_only([certificate.certificate()])
