@@ -129,3 +129,20 @@ def test_est_token_of_another_device_or_organization(
         **env,
     )
     assert "prime256v1" in result.stdout and "id-ecPublicKey" in result.stdout, result.stdout
+
+
+@pytest.mark.skipif(not shutil.which("jq"), reason="needs jq")
+def test_documented_est_commands_work(live_server, world, ca_a, device_a, tmp_path):
+    from .test_docs_walkthrough import block
+
+    _t, token = services.create_enrollment_token(device_a, actor=world.a.user(Role.OPERATOR))
+    env = {
+        "BASE": live_server.url,
+        "DEVICE_UID": device_a.uid,
+        "TOKEN": token,
+        "ORG": world.a.org.slug,
+    }
+    result = sh(block("est"), tmp_path, **env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "device.crt: OK" in result.stdout and "next.crt: OK" in result.stdout
+    assert DeviceCertificate.objects.filter(device=device_a).count() == 2
