@@ -60,11 +60,7 @@ def session():
     with _lock:
         current = _sessions.get(key)
         if current is not None:
-            try:
-                current.token.flags  # noqa: B018  (still there?)
-                return current
-            except pkcs11.PKCS11Error:
-                _sessions.pop(key, None)
+            return current
         try:
             token = pkcs11.lib(module).get_token(token_label=label)
         except pkcs11.NoSuchToken as exc:
@@ -470,5 +466,18 @@ class Pkcs11KeyStore(KeyStore):
                     obj.destroy()
 
     def check(self):
-        """Raise ``KeyStoreError`` when the token cannot be used (start-up check, /readyz)."""
-        session()
+        """Raise ``KeyStoreError`` when the token cannot be used (start-up check, /readyz): the
+        token is looked up afresh and the session must answer a search."""
+        pkcs11 = _pkcs11()
+        module, label, _pin = _config()
+        with _lock:
+            opened = session()
+            try:
+                pkcs11.lib(module).get_token(token_label=label)
+                next(iter(opened.get_objects({pkcs11.Attribute.LABEL: "-"})), None)
+            except pkcs11.NoSuchToken as exc:
+                reset_sessions()
+                raise KeyStoreError(f"PKCS#11 token {label!r} is not present in {module}.") from exc
+            except pkcs11.PKCS11Error as exc:
+                reset_sessions()
+                raise KeyStoreError(f"PKCS#11 token {label!r} does not answer: {exc!r}.") from exc
