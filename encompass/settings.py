@@ -411,6 +411,14 @@ ENCOMPASS = {
     # Days a membership invitation stays open for the invited user to accept.
     "INVITATION_DAYS": int(os.environ.get("ENCOMPASS_INVITATION_DAYS", "14")),
     "PUBLIC_BASE_URL": os.environ.get("ENCOMPASS_PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
+    # Where CA keys live: "software" (AES-GCM under the KEK, the default), "pkcs11" (an HSM
+    # token, docs/identity.md), or a dotted path to a KeyStore class.
+    "KEY_STORE": os.environ.get("ENCOMPASS_KEY_STORE", "software"),
+    "PKCS11": {
+        "MODULE": os.environ.get("ENCOMPASS_PKCS11_MODULE", ""),
+        "TOKEN_LABEL": os.environ.get("ENCOMPASS_PKCS11_TOKEN_LABEL", ""),
+        "PIN": os.environ.get("ENCOMPASS_PKCS11_PIN", ""),
+    },
     # MQTT over mutual TLS (devices.mqtt; docs/mqtt.md). Unset values take devices/mqtt/conf.py's.
     "MQTT": {
         key: cast(os.environ[f"ENCOMPASS_MQTT_{key}"])

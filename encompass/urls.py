@@ -52,6 +52,7 @@ UI_URLCONFS = [
     ("risk/", "compliance.risk.urls"),
     ("compliance/", "compliance.urls"),
     ("pki/", "devices.identity.pki_urls"),
+    (".well-known/est/", "devices.identity.est_urls"),
 ]
 
 api_v1 = [path("", include(m)) for m in API_URLCONFS if _optional(m)]

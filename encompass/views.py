@@ -46,15 +46,25 @@ def _check_worker():
     return "ok"
 
 
+def _check_key_store():
+    from devices.identity.keystore import get_key_store
+
+    store = get_key_store()
+    if hasattr(store, "check"):
+        store.check()
+    return "ok"
+
+
 @never_cache
 def readyz(request):
-    """Database, channel layer and background worker all answer; 503 otherwise."""
+    """Database, channel layer, background worker and CA key store all answer; 503 otherwise."""
     checks = {}
     ok = True
     for name, check in (
         ("database", _check_database),
         ("channel_layer", _check_channel_layer),
         ("worker", _check_worker),
+        ("key_store", _check_key_store),
     ):
         try:
             checks[name] = check()

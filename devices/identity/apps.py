@@ -7,6 +7,8 @@ class IdentityConfig(AppConfig):
     verbose_name = "Device identity (PKI)"
 
     def ready(self):
+        from django.core import checks
+
         from devices.authentication import register_certificate_authenticator
         from devices.choices import LifecycleState
         from devices.lifecycle import (
@@ -17,9 +19,10 @@ class IdentityConfig(AppConfig):
         from encompass.schedules import register_schedule
         from encompass.web.navigation import register
 
-        from . import hooks
+        from . import hooks, system_checks
         from .authentication import authenticate_certificate
 
+        checks.register(system_checks.key_store_usable)
         register_certificate_authenticator(authenticate_certificate)
         register_guard(LifecycleState.DEPLOYED, hooks.needs_active_certificate)
         register_side_effect(LifecycleState.QUARANTINED, hooks.revoke_on_quarantine)

@@ -12,10 +12,9 @@ The KEK id (first 16 hex digits of SHA-256 of the KEK) is stored with each key; 
 rotation the previous KEKs are listed in ``ENCOMPASS_PREVIOUS_KEY_ENCRYPTION_KEYS`` (comma
 separated) and ``manage.py rotate_kek`` re-encrypts every key under the current one.
 
-An HSM / PKCS#11 store implements the same four methods: ``store_private_key`` imports (or better,
-generates on the token) and answers a ``pkcs11:`` URI, ``load_private_key`` answers an object with
-the ``cryptography`` private-key ``sign`` interface backed by the token. Select a store with
-``ENCOMPASS["KEY_STORE"]`` (a dotted path); see docs/identity.md.
+``pkcs11_store.Pkcs11KeyStore`` keeps keys on a PKCS#11 token instead (generated there,
+non-extractable); it answers ``TokenKey`` objects that sign on the token. Select a store with
+``ENCOMPASS_KEY_STORE`` (``software``, ``pkcs11`` or a dotted path); see docs/identity.md.
 """
 
 import base64
@@ -180,6 +179,12 @@ class SoftwareKeyStore(KeyStore):
         return True
 
 
+KEY_STORES = {
+    "software": DEFAULT_KEY_STORE,
+    "pkcs11": "devices.identity.pkcs11_store.Pkcs11KeyStore",
+}
+
+
 def get_key_store():
-    path = settings.ENCOMPASS.get("KEY_STORE", DEFAULT_KEY_STORE)
-    return import_string(path)()
+    path = settings.ENCOMPASS.get("KEY_STORE") or "software"
+    return import_string(KEY_STORES.get(path, path))()

@@ -9,7 +9,7 @@ import hashlib
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 from encompass.exceptions import ValidationError
 
@@ -71,7 +71,9 @@ def key_policy_problem(public_key, policy):
 
 def signature_hash(key):
     """SHA-384 for P-384 (and larger RSA) keys, SHA-256 otherwise."""
-    key_type, bits, _ = describe_key(key.public_key() if hasattr(key, "public_key") else key)
+    if hasattr(key, "public_key") and callable(key.public_key):
+        key = key.public_key()
+    key_type, bits, _ = describe_key(key)
     if (key_type == KeyType.EC and bits >= 384) or (key_type == KeyType.RSA and bits >= 4096):
         return hashes.SHA384()
     return hashes.SHA256()
@@ -211,7 +213,7 @@ def ca_name(common, organization_name):
 def build_root_certificate(key, subject, *, now, validity_days, path_length=0):
     """A self-signed CA; ``path_length=0``: it issues device certificates only."""
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
-    return (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(subject)
@@ -225,8 +227,8 @@ def build_root_certificate(key, subject, *, now, validity_days, path_length=0):
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
         )
-        .sign(key, signature_hash(key))
     )
+    return sign(builder, key)
 
 
 def _ca_ski(ca_certificate):
@@ -236,8 +238,43 @@ def _ca_ski(ca_certificate):
         return x509.SubjectKeyIdentifier.from_public_key(ca_certificate.public_key())
 
 
+def sign(builder, key):
+    """Sign a ``cryptography`` builder (certificate, CRL, OCSP response) with ``key``.
+
+    ``key`` is a ``cryptography`` private key, or a key-store key that signs elsewhere (a token)
+    and offers ``sign_builder``.
+    """
+    if hasattr(key, "sign_builder"):
+        return key.sign_builder(builder, signature_hash(key))
+    return builder.sign(key, signature_hash(key))
+
+
+def authority_information_access(*, ocsp_url, ca_issuers_url):
+    return x509.AuthorityInformationAccess(
+        [
+            x509.AccessDescription(
+                AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url)
+            ),
+            x509.AccessDescription(
+                AuthorityInformationAccessOID.CA_ISSUERS,
+                x509.UniformResourceIdentifier(ca_issuers_url),
+            ),
+        ]
+    )
+
+
 def build_device_certificate(
-    *, ca_certificate, ca_key, public_key, device_uid, organization_name, not_after, now, crl_url
+    *,
+    ca_certificate,
+    ca_key,
+    public_key,
+    device_uid,
+    organization_name,
+    not_after,
+    now,
+    crl_url,
+    ocsp_url=None,
+    ca_issuers_url=None,
 ):
     subject = x509.Name(
         [
@@ -287,7 +324,12 @@ def build_device_certificate(
             critical=False,
         )
     )
-    return builder.sign(ca_key, signature_hash(ca_key))
+    if ocsp_url:
+        builder = builder.add_extension(
+            authority_information_access(ocsp_url=ocsp_url, ca_issuers_url=ca_issuers_url),
+            critical=False,
+        )
+    return sign(builder, ca_key)
 
 
 def build_crl(*, ca_certificate, ca_key, revoked, number, now, next_update):
@@ -309,7 +351,7 @@ def build_crl(*, ca_certificate, ca_key, revoked, number, now, next_update):
         if reason and reason != RevocationReason.UNSPECIFIED:
             entry = entry.add_extension(x509.CRLReason(CRL_REASON_FLAGS[reason]), critical=False)
         builder = builder.add_revoked_certificate(entry.build())
-    return builder.sign(ca_key, signature_hash(ca_key))
+    return sign(builder, ca_key)
 
 
 def is_ca_certificate(certificate):

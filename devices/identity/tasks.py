@@ -124,6 +124,19 @@ def refresh_crls(*, now=None):
     return count
 
 
+def refresh_ocsp_responders(*, now=None):
+    """Issue each unexpired CA a new OCSP responder certificate before the current one ends."""
+    from .services.ocsp import ensure_ocsp_responder
+
+    now = now or timezone.now()
+    issued = 0
+    for ca in CertificateAuthority.objects.filter(not_after__gt=now):
+        before = ca.ocsp_responders.count()
+        ensure_ocsp_responder(ca, actor=JOB, now=now)
+        issued += ca.ocsp_responders.count() - before
+    return issued
+
+
 def certificate_maintenance():
     now = timezone.now()
     summary = {"superseded_revoked": revoke_superseded(now=now, actor=JOB)}
@@ -135,7 +148,10 @@ def certificate_maintenance():
         flagged += flag_certificates(organization, now=now)
         authorities += flag_authorities(organization, now=now)
     summary.update(
-        certificates_flagged=flagged, authorities_flagged=authorities, crls=refresh_crls(now=now)
+        certificates_flagged=flagged,
+        authorities_flagged=authorities,
+        crls=refresh_crls(now=now),
+        ocsp_responders=refresh_ocsp_responders(now=now),
     )
     logger.info("identity maintenance: %s", summary)
     return summary

@@ -68,8 +68,7 @@ def _build(authority, key, *, common_name, purpose, names, now, not_after):
     )
     if names:
         builder = builder.add_extension(_san(names), critical=False)
-    ca_key = signing_key(authority)
-    return builder.sign(ca_key, pki.signature_hash(ca_key))
+    return pki.sign(builder, signing_key(authority))  # the CA key may be on a token
 
 
 @transaction.atomic

@@ -43,7 +43,7 @@ def test_enroll_verify_rotate_revoke_crl(world, ca_a, device_a, tmp_path):
     days = (leaf.not_valid_after_utc - timezone.now()).days
     assert 89 <= days <= 90
     cdp = ext.get_extension_for_class(x509.CRLDistributionPoints).value
-    assert cdp[0].full_name[0].value.endswith(f"/pki/{world.a.org.slug}/crl.der")
+    assert cdp[0].full_name[0].value.endswith(f"/pki/{world.a.org.slug}/ca/{ca_a.pk}/crl.der")
     assert cert.status == CertificateStatus.ACTIVE
 
     # Chain verified by cryptography's verifier and by openssl.

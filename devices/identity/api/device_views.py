@@ -1,5 +1,7 @@
 """What devices call: enroll with a one-time token, renew with the current certificate."""
 
+import logging
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, permissions, status
 from rest_framework.response import Response
@@ -11,7 +13,10 @@ from encompass.audit.security import record_auth_failure
 from encompass.exceptions import ValidationError
 
 from .. import pki, services
+from ..keystore import KeyStoreError
 from .serializers import EnrollSerializer, IssuedCertificateSerializer, RenewSerializer
+
+logger = logging.getLogger(__name__)
 
 
 def issued(certificate):
@@ -24,6 +29,17 @@ def issued(certificate):
         "not_before": certificate.not_before,
         "not_after": certificate.not_after,
     }
+
+
+def key_store_unavailable():
+    """The CA key store (an HSM token) cannot sign: nothing was issued; try again later."""
+    logger.error("certificate not issued: the CA key store is unavailable", exc_info=True)
+    response = Response(
+        {"detail": "The certificate authority is temporarily unavailable; nothing was issued."},
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+    )
+    response["Retry-After"] = "60"
+    return response
 
 
 def _errors(exc):
@@ -57,6 +73,8 @@ class EnrollView(APIView):
             certificate = services.enroll(
                 token=body.validated_data["token"], csr_pem=body.validated_data["csr"]
             )
+        except KeyStoreError:
+            return key_store_unavailable()
         except ValidationError as exc:
             return self._refused(request, throttle, _errors(exc), getattr(exc, "device", None))
         return Response(issued(certificate), status=status.HTTP_201_CREATED)
@@ -95,7 +113,10 @@ class RenewView(DeviceAPIMixin, APIView):
             )
         body = RenewSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        certificate = services.renew(
-            principal.device, principal.certificate, body.validated_data["csr"]
-        )
+        try:
+            certificate = services.renew(
+                principal.device, principal.certificate, body.validated_data["csr"]
+            )
+        except KeyStoreError:
+            return key_store_unavailable()
         return Response(issued(certificate), status=status.HTTP_201_CREATED)

@@ -1,6 +1,7 @@
 import base64
 
 from django.db.models import Prefetch
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -83,6 +84,15 @@ class CertificateAuthorityViewSet(ObjectActionMixin, CreateListRetrieveViewSet):
     def activate(self, request, pk=None):
         authority = services.activate_certificate_authority(self.get_object(), actor=request.user)
         return Response(self.get_serializer(authority).data)
+
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
+    @action(detail=True, methods=["get"])
+    def rotation(self, request, pk=None):
+        """Rotation progress: devices whose current certificate is from this CA, from the
+        issuing CA, and what keeps each remaining device on this one."""
+        from ..rotation import rotation_progress
+
+        return Response(rotation_progress(self.get_object(), request.user))
 
     @extend_schema(request=None, responses=CertificateAuthoritySerializer)
     @action(detail=True, methods=["post"], url_path="regenerate-crl")

@@ -2,6 +2,7 @@ from .authority import CertificateAuthority
 from .certificate import DeviceCertificate
 from .enrollment import ENROLLMENT_TOKEN_PREFIX, EnrollmentToken
 from .keys import WrappedKey
+from .ocsp import OcspResponder
 from .policy import IdentityPolicy
 
 __all__ = [
@@ -10,5 +11,6 @@ __all__ = [
     "DeviceCertificate",
     "EnrollmentToken",
     "IdentityPolicy",
+    "OcspResponder",
     "WrappedKey",
 ]

@@ -26,6 +26,10 @@ def active_authority(organization):
     return CertificateAuthority.objects.filter(organization=organization, is_active=True).first()
 
 
+def new_key_label(organization):
+    return f"identity-ca:{organization.pk}:{uuid.uuid4()}"
+
+
 def signing_key(authority):
     """The CA's private key, from the key store (for signing only; never logged or returned)."""
     return get_key_store().load_private_key(authority.key_reference, label=authority.key_label)
@@ -43,6 +47,8 @@ def _save_authority(
     chain=(),
     activate,
     audit_action,
+    label=None,
+    reference=None,
 ):
     # Serialize CA changes per organization (one issuing CA at a time).
     Organization.objects.select_for_update().get(pk=organization.pk)
@@ -51,8 +57,9 @@ def _save_authority(
     ).exists():
         raise ValidationError({"certificate": "This CA certificate is already registered."})
     _type, _bits, algorithm = pki.describe_key(certificate.public_key())
-    label = f"identity-ca:{organization.pk}:{uuid.uuid4()}"
-    reference = get_key_store().store_private_key(key, label=label)
+    if reference is None:  # a key to keep; a key generated in the store is already there
+        label = new_key_label(organization)
+        reference = get_key_store().store_private_key(key, label=label)
     if activate:
         CertificateAuthority.objects.select_for_update().filter(
             organization=organization, is_active=True
@@ -111,14 +118,28 @@ def create_certificate_authority(
         raise ValidationError({"validity_days": f"Between {MIN_CA_DAYS} and {MAX_CA_DAYS} days."})
     name = (name or "").strip() or f"{organization.name} device CA"
     now = timezone.now()
-    key = pki.generate_private_key(key_algorithm)
-    certificate = pki.build_root_certificate(
-        key,
-        pki.ca_name(f"{name} {now:%Y-%m}", organization.name),
-        now=now,
-        validity_days=validity_days,
-    )
+    store = get_key_store()
+    label = reference = None
+    if hasattr(store, "generate_private_key"):  # an HSM: the key is born on the token
+        label = new_key_label(organization)
+        reference = store.generate_private_key(key_algorithm, label=label)
+        key = store.load_private_key(reference, label=label)
+    else:
+        key = pki.generate_private_key(key_algorithm)
+    try:
+        certificate = pki.build_root_certificate(
+            key,
+            pki.ca_name(f"{name} {now:%Y-%m}", organization.name),
+            now=now,
+            validity_days=validity_days,
+        )
+    except Exception:
+        if reference is not None:
+            store.destroy(reference)
+        raise
     return _save_authority(
+        label=label,
+        reference=reference,
         organization=organization,
         actor=actor,
         name=name[:200],

@@ -31,5 +31,24 @@ def ensure_policy(organization, *, actor):
 
 
 def crl_url(organization, fmt="der"):
-    base = settings.ENCOMPASS["PUBLIC_BASE_URL"].rstrip("/")
-    return f"{base}/pki/{organization.slug}/crl.{fmt}"
+    """The organization-wide CRL URL (certificates issued before per-CA URLs name it)."""
+    return f"{_base()}/pki/{organization.slug}/crl.{fmt}"
+
+
+def _base():
+    return settings.ENCOMPASS["PUBLIC_BASE_URL"].rstrip("/")
+
+
+def authority_crl_url(authority, fmt="der"):
+    """The CRL of one CA: the URL its certificates name, kept as long as the CA is."""
+    return f"{_base()}/pki/{authority.organization.slug}/ca/{authority.pk}/crl.{fmt}"
+
+
+def ca_issuers_url(authority):
+    """The CA certificate (DER), for the AIA caIssuers entry."""
+    return f"{_base()}/pki/{authority.organization.slug}/ca/{authority.pk}/ca.der"
+
+
+def ocsp_url(organization):
+    """The organization's OCSP responder (one URL; it answers for every CA of the organization)."""
+    return f"{_base()}/pki/{organization.slug}/ocsp"

@@ -19,7 +19,7 @@ from .. import pki
 from ..choices import GENERATABLE, IssuedVia, RevocationReason
 from ..models import DeviceCertificate, EnrollmentToken
 from .authorities import active_authority, signing_key
-from .common import crl_url, policy_for
+from .common import authority_crl_url, ca_issuers_url, ocsp_url, policy_for
 from .revocation import _resolve_alerts, revoke_certificate
 from .tokens import ENROLLABLE_STATES, find_token
 
@@ -93,7 +93,9 @@ def issue_certificate(
         organization_name=organization.name,
         not_after=not_after,
         now=now,
-        crl_url=crl_url(organization),
+        crl_url=authority_crl_url(authority),
+        ocsp_url=ocsp_url(organization),
+        ca_issuers_url=ca_issuers_url(authority),
     )
     _type, bits, algorithm = pki.describe_key(public_key)
     record = DeviceCertificate.objects.create(
