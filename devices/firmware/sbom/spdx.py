@@ -1,10 +1,13 @@
 """SPDX 2.3, JSON and tag-value, through spdx-tools (its parser, then its full validator)."""
 
 import re
+import threading
 
 from spdx_tools.spdx.model import RelationshipType
 from spdx_tools.spdx.parser.error import SPDXParsingError
 from spdx_tools.spdx.parser.jsonlikedict.json_like_dict_parser import JsonLikeDictParser
+from spdx_tools.spdx.parser.logger import Logger
+from spdx_tools.spdx.parser.tagvalue.lexer import SPDXLexer
 from spdx_tools.spdx.parser.tagvalue.parser import Parser
 from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
 
@@ -16,6 +19,40 @@ from .parse import SPDX_VERSIONS, ParsedBill, ParsedComponent, SbomError, normal
 LONG_LIST_VERSION = re.compile(r"^(\d+\.\d+)\.\d+$")
 TAG_LIST_VERSION = re.compile(r"^(LicenseListVersion:\s*)(\d+\.\d+)\.\d+\s*$", re.MULTILINE)
 LINE = re.compile(r"Line: (\d+)")
+
+
+_parser = None
+_parser_lock = threading.Lock()
+
+
+def _parse_tag_value(text):
+    """spdx-tools' tag-value parser, its LALR tables built once per process.
+
+    ``Parser()`` builds the tables (seconds) every time; the grammar actions keep per-document
+    state on the instance, so one instance is reset to what ``Parser.__init__`` sets and used by
+    one document at a time.
+    """
+    global _parser
+    with _parser_lock:
+        if _parser is None:
+            _parser = Parser(debug=False, write_tables=False, errorlog=_QuietLog())
+        parser = _parser
+        parser.logger = Logger()
+        parser.current_element = {"logger": Logger()}
+        parser.creation_info = {"logger": Logger()}
+        parser.elements_built = {}
+        parser.lex = SPDXLexer()
+        parser.lex.build(reflags=re.UNICODE)
+        return parser.parse(text)
+
+
+class _QuietLog:
+    """ply's grammar-building chatter is not ours to print."""
+
+    def debug(self, *args, **kwargs):
+        pass
+
+    warning = error = info = critical = debug
 
 
 def _check_version(version, where):
@@ -57,7 +94,7 @@ def parse_spdx_tag_value(text):
     _check_version(version.group(1), f"line {line}")
     text = TAG_LIST_VERSION.sub(r"\g<1>\g<2>", text)
     try:
-        document = Parser().parse(text)
+        document = _parse_tag_value(text)
     except SPDXParsingError as exc:
         raise _parsing_error(exc) from exc
     lines = {}
