@@ -11,6 +11,9 @@ DEFAULTS = {
     "FIRMWARE_MANIFEST_TTL_SECONDS": 3600,
     # hawkBit DDI: the polling interval told to clients (config.polling.sleep), in seconds.
     "DDI_POLL_SECONDS": 300,
+    # Largest SBOM document accepted (default 10 MiB), and most components in one.
+    "SBOM_MAX_BYTES": 10 * 1024 * 1024,
+    "SBOM_MAX_COMPONENTS": 20000,
 }
 
 

@@ -69,6 +69,12 @@ class ReleaseSerializer(TenantSerializer):
         child=serializers.CharField(max_length=40), required=False, default=list
     )
     metadata = serializers.JSONField(required=False, default=dict)
+    sbom = serializers.FileField(
+        write_only=True,
+        required=False,
+        help_text="Optional SBOM (CycloneDX JSON/XML or SPDX 2.3 JSON/tag-value), see "
+        "docs/supply-chain.md; a bad one refuses the whole upload.",
+    )
     uploaded_by = serializers.StringRelatedField()
     approved_by = serializers.StringRelatedField()
 
@@ -89,6 +95,7 @@ class ReleaseSerializer(TenantSerializer):
             "release_notes",
             "cves_fixed",
             "metadata",
+            "sbom",
             "status",
             "uploaded_by",
             "approved_by",

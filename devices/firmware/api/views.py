@@ -1,6 +1,7 @@
 """Staff / integration REST API of the firmware app (``/api/v1/``)."""
 
-from django.db import models
+from django.core.files.storage import default_storage
+from django.db import models, transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -13,7 +14,9 @@ from encompass.tenancy import crud
 from .. import services
 from ..models import DeviceUpdate, FirmwareRelease, Rollout, SigningKey
 from ..services.progress import progress
+from ..services.sbom import attach_sbom
 from . import serializers as s
+from .sbom import ReleaseSbomMixin
 
 
 class SigningKeyViewSet(TenantViewSet):
@@ -59,6 +62,7 @@ class SigningKeyViewSet(TenantViewSet):
 
 
 class FirmwareReleaseViewSet(
+    ReleaseSbomMixin,
     RestrictedViewSetMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -84,7 +88,18 @@ class FirmwareReleaseViewSet(
 
     def perform_create(self, serializer):
         data = serializer.validated_data
-        serializer.instance = services.upload_release(
+        with transaction.atomic():
+            release = self._upload(data)
+            if data.get("sbom") is not None:
+                try:
+                    attach_sbom(release, data["sbom"], actor=self.request.user)
+                except Exception:
+                    default_storage.delete(release.artifact.name)
+                    raise
+        serializer.instance = release
+
+    def _upload(self, data):
+        return services.upload_release(
             organization=data["organization"],
             device_types=data["device_types"],
             version=data["version"],
