@@ -87,6 +87,46 @@ def _env_reads(tree):
             )
 
 
+def _literal_keys(node):
+    """The string keys a loop or comprehension iterates over, when they are written out."""
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in {"items", "keys"}
+    ):
+        node = node.func.value
+    if isinstance(node, ast.Dict):
+        return [k.value for k in node.keys if isinstance(k, ast.Constant)]
+    if isinstance(node, ast.List | ast.Tuple | ast.Set):
+        return [e.value for e in node.elts if isinstance(e, ast.Constant)]
+    return []
+
+
+def _templated_reads(tree):
+    """``os.environ[f"PREFIX_{key}"]`` inside ``for key in {...}`` (or a comprehension over a
+    literal): one variable per key."""
+    loops = [(n.target, n.iter, n) for n in ast.walk(tree) if isinstance(n, ast.For)]
+    for comp in ast.walk(tree):
+        if isinstance(comp, ast.DictComp | ast.ListComp | ast.SetComp | ast.GeneratorExp):
+            loops += [(g.target, g.iter, comp) for g in comp.generators]
+    for target, iterable, scope in loops:
+        first = target.elts[0] if isinstance(target, ast.Tuple) and target.elts else target
+        keys = _literal_keys(iterable)
+        if not (isinstance(first, ast.Name) and keys):
+            continue
+        for node in ast.walk(scope):
+            if (
+                isinstance(node, ast.JoinedStr)
+                and len(node.values) == 2
+                and isinstance(node.values[0], ast.Constant)
+                and isinstance(node.values[1], ast.FormattedValue)
+                and isinstance(node.values[1].value, ast.Name)
+                and node.values[1].value.id == first.id
+            ):
+                for key in keys:
+                    yield f"{node.values[0].value}{key}", None
+
+
 def _prefixed_defaults(tree):
     """App settings modules read ``ENCOMPASS_<NAME>`` for each key of their ``DEFAULTS`` dict."""
     reads_prefixed = any(
@@ -123,7 +163,8 @@ def environment_variables():
     for relative, path in _python_files():
         tree = ast.parse(path.read_text(), filename=str(relative))
         module = ".".join(relative.with_suffix("").parts)
-        for name, default in [*_env_reads(tree), *_prefixed_defaults(tree)]:
+        reads = [*_env_reads(tree), *_prefixed_defaults(tree), *_templated_reads(tree)]
+        for name, default in reads:
             if name == "DJANGO_SETTINGS_MODULE":
                 continue
             entry = EnvironmentVariable(name, _literal(default) or "—", module)
