@@ -92,6 +92,8 @@ def _messages(errors):
 class CaCertsView(DeviceAPIMixin, APIView):
     """``GET cacerts``: the organization's CA certificates (issuing CA first), PKCS#7."""
 
+    schema = None  # EST (RFC 7030) is not part of the JSON API's OpenAPI schema
+
     permission_classes = []
 
     def get(self, request, label=None):
@@ -117,6 +119,8 @@ class CaCertsView(DeviceAPIMixin, APIView):
 
 class SimpleEnrollView(APIView):
     """``POST simpleenroll`` with HTTP Basic ``<device id>:<enrollment token>``."""
+
+    schema = None  # EST (RFC 7030) is not part of the JSON API's OpenAPI schema
 
     authentication_classes = []
     permission_classes = []
@@ -175,6 +179,8 @@ class SimpleEnrollView(APIView):
 class SimpleReenrollView(DeviceAPIMixin, APIView):
     """``POST simplereenroll`` authenticated by the current certificate (mutual TLS)."""
 
+    schema = None  # EST (RFC 7030) is not part of the JSON API's OpenAPI schema
+
     def post(self, request, label=None):
         principal = request.user
         if principal.method != "certificate":
@@ -193,6 +199,8 @@ class SimpleReenrollView(DeviceAPIMixin, APIView):
 
 class CsrAttrsView(DeviceAPIMixin, APIView):
     """``GET csrattrs``: the key type and signature the organization's policy wants."""
+
+    schema = None  # EST (RFC 7030) is not part of the JSON API's OpenAPI schema
 
     permission_classes = []
 

@@ -39,7 +39,9 @@ def certificates_needing_renewal(organization, *, now=None, window_days=None):
     """
     now = now or timezone.now()
     if window_days is None:
-        window_days = policy_for(organization).renewal_window_days
+        policy = policy_for(organization)
+        # Short-lived certificates are always close to their end: only expiry is news.
+        window_days = 0 if policy.short_lived_hours else policy.renewal_window_days
     newer = DeviceCertificate.objects.filter(
         device_id=OuterRef("device_id"),
         revoked_at__isnull=True,

@@ -208,6 +208,7 @@ class IdentityPolicySerializer(TenantSerializer):
             "crl_validity_hours",
             "enrollment_token_ttl_hours",
             "ca_expiry_warning_days",
+            "short_lived_hours",
             "created_at",
             "updated_at",
         ]

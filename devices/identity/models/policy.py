@@ -72,6 +72,14 @@ class IdentityPolicy(TenantModel):
     ca_expiry_warning_days = models.PositiveIntegerField(
         default=180, help_text="Alert when the issuing CA expires within this many days."
     )
+    short_lived_hours = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(7 * 24)],
+        help_text="Short-lived certificates: when set (e.g. 24), device certificates last this "
+        "many hours instead of certificate_validity_days and devices renew every cycle; only an "
+        "expired certificate raises an alert.",
+    )
 
     role_permissions = {
         "view": ALL_ROLES,

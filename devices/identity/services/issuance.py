@@ -83,8 +83,12 @@ def issue_certificate(
     now = timezone.now().replace(microsecond=0)
     if authority.not_after <= now:
         raise ValidationError({"authority": "The issuing CA has expired; activate a new one."})
-    days = validity_days or policy_for(organization).certificate_validity_days
-    not_after = min(now + datetime.timedelta(days=days), authority.not_after)
+    policy = policy_for(organization)
+    if validity_days is None and policy.short_lived_hours:
+        lifetime = datetime.timedelta(hours=policy.short_lived_hours)
+    else:
+        lifetime = datetime.timedelta(days=validity_days or policy.certificate_validity_days)
+    not_after = min(now + lifetime, authority.not_after)
     certificate = pki.build_device_certificate(
         ca_certificate=authority.certificate(),
         ca_key=signing_key(authority),
