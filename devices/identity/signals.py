@@ -23,6 +23,8 @@ def send_crl_published(authority_id):
     ):
         if isinstance(result, Exception):
             logger.error(
-                "crl_published receiver %r failed for CA %s", receiver, authority_id,
+                "crl_published receiver %r failed for CA %s",
+                receiver,
+                authority_id,
                 exc_info=result,
             )
