@@ -31,7 +31,7 @@ from .models import DecommissioningChecklist, Device, DeviceType, LifecycleTrans
 
 def _badge(colour, label):
     return format_html(
-        '<span style="background:{};color:#fff;padding:1px 8px;border-radius:9px">{}</span>',
+        '<span class="enc-badge" data-css-colour="{}">{}</span>',
         colour,
         label,
     )

@@ -22,7 +22,6 @@ import dj_database_url
 from csp.constants import NONCE as CSP_NONCE
 from csp.constants import NONE as CSP_NONE
 from csp.constants import SELF as CSP_SELF
-from csp.constants import UNSAFE_INLINE as CSP_UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -456,15 +455,14 @@ LOGGING = {
 
 # Content-Security-Policy over the web UI, the admin and the API browser (django-csp;
 # docs/authentication.md). Scripts and <style> blocks come from this origin or carry the
-# request's nonce; no inline event handlers, no eval. Style *attributes* (the data-driven colours
-# and widths of badges, bars and heat-map cells) are still allowed: they cannot run script, and
-# autoescaping keeps data out of them; moving them to classes is the remaining step.
+# request's nonce; no inline event handlers, no eval, no 'unsafe-inline' anywhere. Style
+# *attributes* fall under style-src and are refused: data-driven colours and widths are
+# data-css-* attributes that static/js/encompass.js sets through element.style.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [CSP_SELF],
         "script-src": [CSP_SELF, CSP_NONCE],
         "style-src": [CSP_SELF, CSP_NONCE],
-        "style-src-attr": [CSP_UNSAFE_INLINE],
         "img-src": [CSP_SELF, "data:"],
         "font-src": [CSP_SELF],
         "connect-src": [CSP_SELF],  # same-origin fetch and the /ws/events/ websocket

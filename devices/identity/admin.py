@@ -17,7 +17,7 @@ from .models import CertificateAuthority, DeviceCertificate, EnrollmentToken, Id
 
 def _badge(status):
     return format_html(
-        '<span style="background:{};color:#fff;padding:1px 8px;border-radius:9px">{}</span>',
+        '<span class="enc-badge" data-css-colour="{}">{}</span>',
         STATUS_COLOURS[status],
         CertificateStatus(status).label,
     )

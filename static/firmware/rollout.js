@@ -15,11 +15,13 @@
       return "<tr data-wave='" + w.number + "'><td>" + w.number + "</td>" +
         "<td><span class='badge fw-" + esc(w.status) + "'>" + esc(w.status) + "</span></td>" +
         "<td>" + w.planned + "</td>" +
-        "<td><div class='fw-bar'><span class='ok' style='width:" + w.success_percent + "%'></span>" +
-        "<span class='bad' style='width:" + w.failure_percent + "%'></span></div></td>" +
+        "<td><div class='fw-bar'><span class='ok' data-css-w='" + Number(w.success_percent) + "%'></span>" +
+        "<span class='bad' data-css-w='" + Number(w.failure_percent) + "%'></span></div></td>" +
         "<td>" + w.succeeded + "</td><td>" + w.in_progress + "</td><td>" + w.pending + "</td>" +
         "<td>" + w.failed + "</td><td>" + w.cancelled + "</td></tr>";
     }).join("");
+    // The bar widths are data-css-w attributes (no style attribute under the CSP).
+    if (window.EncompassStyles) window.EncompassStyles.apply(body);
   }
   function watch(opts) {
     var table = document.getElementById("waves");

@@ -3,6 +3,13 @@
  *
  *   <select data-autosubmit>   submits its form when the choice changes
  *   <button data-print>        opens the browser's print dialog
+ *   <span data-css-level="#c62828">  sets the CSS custom property --level on the element
+ *
+ * The policy allows no style attribute (style-src-attr is not 'unsafe-inline'), so the colours
+ * and widths that come from data (badges, bars, heat-map cells, the timeline) are carried by
+ * data-css-<name> attributes and set here through element.style, which the policy allows. Only
+ * the custom properties named in VARS are set; the stylesheets use them with var(--name). Markup
+ * added later (live updates replacing innerHTML) is handled by a MutationObserver.
  */
 (function () {
   "use strict";
@@ -18,5 +25,32 @@
       event.preventDefault();
       window.print();
     }
+  });
+
+  var VARS = ["level", "swatch", "phase", "dot", "cols", "colour", "share", "w"];
+  var SELECTOR = VARS.map(function (name) { return "[data-css-" + name + "]"; }).join(",");
+  function applyOne(element) {
+    VARS.forEach(function (name) {
+      var value = element.getAttribute("data-css-" + name);
+      if (value !== null) element.style.setProperty("--" + name, value);
+    });
+  }
+  function apply(root) {
+    if (!(root instanceof Element) && root !== document) return;
+    if (root instanceof Element && root.matches(SELECTOR)) applyOne(root);
+    root.querySelectorAll(SELECTOR).forEach(applyOne);
+  }
+  window.EncompassStyles = {apply: apply};
+  apply(document);
+  new MutationObserver(function (records) {
+    records.forEach(function (record) {
+      if (record.type === "attributes") applyOne(record.target);
+      else record.addedNodes.forEach(apply);
+    });
+  }).observe(document.documentElement, {
+    childList: true,
+    subtree: true,
+    attributes: true,
+    attributeFilter: VARS.map(function (name) { return "data-css-" + name; }),
   });
 })();

@@ -107,7 +107,9 @@
       el("circle", {cx: x(last[0]), cy: y(last[1]), r: 3.5, fill: colour}, svg);
       var item = document.createElement("span");
       item.className = "chart-key";
-      item.innerHTML = '<i style="background:' + colour + '"></i>';
+      var swatch = document.createElement("i");
+      swatch.style.background = colour;  // a property set by script: allowed by the CSP
+      item.appendChild(swatch);
       item.appendChild(document.createTextNode(metric + " " + last[1]));
       self.legend.appendChild(item);
     });
