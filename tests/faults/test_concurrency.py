@@ -1,40 +1,16 @@
 """Concurrent creates and state changes with real threads on PostgreSQL: no deadlock, exactly
 one winner where there must be one (two workers fuzzing POST /api/v1/api-keys/ deadlocked)."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from encompass.tenancy.models import ApiKey
 from encompass.tenancy.roles import Role
 from encompass.tenancy.services import create_api_key
+from encompass.testing.concurrency import run_threads
 
 from .conftest import report, scale
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.faults]
-
-
-def run_threads(n, work):
-    """Run ``work(i)`` in ``n`` threads started together; answer (results, errors)."""
-    barrier = threading.Barrier(n)
-    results, errors = [None] * n, []
-
-    def runner(i):
-        try:
-            barrier.wait(10)
-            results[i] = work(i)
-        except Exception as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=runner, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return results, errors
 
 
 def test_concurrent_api_key_creates_never_deadlock(world):
