@@ -73,24 +73,39 @@ def test_concurrent_posts_to_the_api_key_endpoint_never_deadlock(world):
     assert ApiKey.objects.count() - 1 == rounds * threads
 
 
-def test_concurrent_adds_of_the_same_member_have_one_winner(world):
-    from encompass.exceptions import ValidationError
-    from encompass.tenancy.models import Membership
-    from encompass.tenancy.services import add_membership
+def test_concurrent_invitations_and_acceptances_of_one_member_have_one_winner(world):
+    from encompass.exceptions import NotPermitted, ValidationError
+    from encompass.tenancy.invitations import accept_invitation, invite_member
+    from encompass.tenancy.models import Membership, MembershipInvitation
     from encompass.testing.factories import make_user
 
     admin = world.a.user(Role.ADMIN)
     newcomer = make_user("newcomer")
 
-    def work(i):
+    def invite(i):
         try:
-            add_membership(organization=world.a.org, user=newcomer, role=Role.OPERATOR, actor=admin)
+            invite_member(
+                organization=world.a.org, username="newcomer", role=Role.OPERATOR, actor=admin
+            )
             return "won"
         except ValidationError:
             return "refused"
 
-    results, errors = run_threads(4, work)
-    report("concurrent-membership-add", sent=4, won=results.count("won"), errors=len(errors))
+    results, errors = run_threads(4, invite)
+    report("concurrent-invitation", sent=4, won=results.count("won"), errors=len(errors))
+    assert not errors, errors
+    assert sorted(results) == ["refused", "refused", "refused", "won"]
+    invitation = MembershipInvitation.objects.get(username="newcomer")
+
+    def accept(i):
+        try:
+            accept_invitation(invitation, actor=newcomer)
+            return "won"
+        except (NotPermitted, ValidationError):
+            return "refused"
+
+    results, errors = run_threads(4, accept)
+    report("concurrent-membership-accept", sent=4, won=results.count("won"), errors=len(errors))
     assert not errors, errors
     assert sorted(results) == ["refused", "refused", "refused", "won"]
     assert Membership.objects.filter(user=newcomer).count() == 1
