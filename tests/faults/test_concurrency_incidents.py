@@ -93,7 +93,7 @@ def assert_one_chain(incident, start, moves):
     assert audits.count() == len(entries)
 
 
-def test_racing_moves_to_the_same_phase_have_one_winner(incident, officer):
+def test_racing_phase_changes_have_one_winner_or_serialize(incident, officer):
     before = len(phase_entries(incident))
     outcomes, errors = race(
         *[lambda: change_phase(incident, Phase.ANALYSIS, actor=officer) for _ in range(4)]
@@ -108,17 +108,19 @@ def test_racing_moves_to_the_same_phase_have_one_winner(incident, officer):
     incident.refresh_from_db()
     assert incident.phase == Phase.ANALYSIS and incident.acknowledged_at is not None
 
-
-def test_racing_moves_to_different_phases_serialize(incident, officer):
-    # detection → analysis and detection → containment: whichever runs second starts from the
-    # first's phase (analysis → containment is allowed, containment → analysis needs a note)
+    # detection → analysis and detection → containment on another incident: whichever runs
+    # second starts from the first's phase (analysis → containment is allowed, containment →
+    # analysis needs a note), so both may win, one after the other
+    fresh = declare_incident(
+        organization=incident.organization, title="Second", severity="low", actor=officer
+    )
     outcomes, errors = race(
-        lambda: change_phase(incident, Phase.ANALYSIS, actor=officer),
-        lambda: change_phase(incident, Phase.CONTAINMENT, actor=officer),
+        lambda: change_phase(fresh, Phase.ANALYSIS, actor=officer),
+        lambda: change_phase(fresh, Phase.CONTAINMENT, actor=officer),
     )
     assert not errors, errors
     assert len(winners(outcomes)) + len(refusals(outcomes)) == 2
-    assert_one_chain(incident, Phase.DETECTION, len(winners(outcomes)))
+    assert_one_chain(fresh, Phase.DETECTION, len(winners(outcomes)))
 
 
 def test_closing_races_reopening_with_one_winner(incident, officer):
