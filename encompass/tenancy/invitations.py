@@ -12,7 +12,7 @@ import datetime
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from encompass.audit.services import record_audit
@@ -62,13 +62,21 @@ def invite_member(*, organization, username, role, sites=(), actor):
         raise ValidationError(
             {"username": f"{username} already has a pending invitation to {organization}."}
         )
-    invitation = MembershipInvitation.objects.create(
-        organization=organization,
-        username=username,
-        role=role,
-        invited_by=actor if isinstance(actor, User) else None,
-        expires_at=now + datetime.timedelta(days=settings.ENCOMPASS["INVITATION_DAYS"]),
-    )
+    try:
+        with transaction.atomic():  # a savepoint: the refusal below leaves the caller usable
+            invitation = MembershipInvitation.objects.create(
+                organization=organization,
+                username=username,
+                role=role,
+                invited_by=actor if isinstance(actor, User) else None,
+                expires_at=now + datetime.timedelta(days=settings.ENCOMPASS["INVITATION_DAYS"]),
+            )
+    except IntegrityError:
+        # The lock above finds no row to lock when nobody is invited yet: of two admins inviting
+        # the same username at once, the second meets one_pending_invitation_per_username here.
+        raise ValidationError(
+            {"username": f"{username} already has a pending invitation to {organization}."}
+        ) from None
     invitation.sites.set(sites)
     record_audit(
         "tenancy.invitation.create",

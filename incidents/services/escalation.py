@@ -35,8 +35,10 @@ def escalate_alerts(
 ):
     """Link ``alerts`` to ``incident`` (or to a new one declared from them) and return it.
 
-    Open alerts are acknowledged by the person escalating; their devices and sites become
-    affected. Every alert must be in one organization -- the incident's.
+    A new incident is refused while one of the alerts belongs to an open incident (one incident
+    per alert, also when two people escalate it at the same moment). Open alerts are acknowledged
+    by the person escalating; their devices and sites become affected. Every alert must be in one
+    organization -- the incident's.
     """
     from devices.monitoring.choices import AlertStatus
     from devices.monitoring.models import Alert
@@ -60,6 +62,17 @@ def escalate_alerts(
     )
     organization = alerts[0].organization
     if incident is None:
+        # Checked under the alerts' row locks: of two people escalating the same alert at once,
+        # the second sees the first's incident here instead of declaring another one.
+        for alert in alerts:
+            held = alert.incidents.exclude(phase=Phase.CLOSED).order_by("pk").first()
+            if held is not None:
+                raise ValidationError(
+                    {
+                        "alerts": f"Alert #{alert.pk} is already escalated to {held.reference}; "
+                        "escalate it into that incident instead."
+                    }
+                )
         if severity is None:
             severity = _highest([a.severity for a in alerts])
         if not title:

@@ -1,40 +1,16 @@
 """Concurrent creates and state changes with real threads on PostgreSQL: no deadlock, exactly
 one winner where there must be one (two workers fuzzing POST /api/v1/api-keys/ deadlocked)."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from encompass.tenancy.models import ApiKey
 from encompass.tenancy.roles import Role
 from encompass.tenancy.services import create_api_key
+from encompass.testing.concurrency import run_threads
 
 from .conftest import report, scale
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.faults]
-
-
-def run_threads(n, work):
-    """Run ``work(i)`` in ``n`` threads started together; answer (results, errors)."""
-    barrier = threading.Barrier(n)
-    results, errors = [None] * n, []
-
-    def runner(i):
-        try:
-            barrier.wait(10)
-            results[i] = work(i)
-        except Exception as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=runner, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return results, errors
 
 
 def test_concurrent_api_key_creates_never_deadlock(world):
@@ -97,24 +73,39 @@ def test_concurrent_posts_to_the_api_key_endpoint_never_deadlock(world):
     assert ApiKey.objects.count() - 1 == rounds * threads
 
 
-def test_concurrent_adds_of_the_same_member_have_one_winner(world):
-    from encompass.exceptions import ValidationError
-    from encompass.tenancy.models import Membership
-    from encompass.tenancy.services import add_membership
+def test_concurrent_invitations_and_acceptances_of_one_member_have_one_winner(world):
+    from encompass.exceptions import NotPermitted, ValidationError
+    from encompass.tenancy.invitations import accept_invitation, invite_member
+    from encompass.tenancy.models import Membership, MembershipInvitation
     from encompass.testing.factories import make_user
 
     admin = world.a.user(Role.ADMIN)
     newcomer = make_user("newcomer")
 
-    def work(i):
+    def invite(i):
         try:
-            add_membership(organization=world.a.org, user=newcomer, role=Role.OPERATOR, actor=admin)
+            invite_member(
+                organization=world.a.org, username="newcomer", role=Role.OPERATOR, actor=admin
+            )
             return "won"
         except ValidationError:
             return "refused"
 
-    results, errors = run_threads(4, work)
-    report("concurrent-membership-add", sent=4, won=results.count("won"), errors=len(errors))
+    results, errors = run_threads(4, invite)
+    report("concurrent-invitation", sent=4, won=results.count("won"), errors=len(errors))
+    assert not errors, errors
+    assert sorted(results) == ["refused", "refused", "refused", "won"]
+    invitation = MembershipInvitation.objects.get(username="newcomer")
+
+    def accept(i):
+        try:
+            accept_invitation(invitation, actor=newcomer)
+            return "won"
+        except (NotPermitted, ValidationError):
+            return "refused"
+
+    results, errors = run_threads(4, accept)
+    report("concurrent-membership-accept", sent=4, won=results.count("won"), errors=len(errors))
     assert not errors, errors
     assert sorted(results) == ["refused", "refused", "refused", "won"]
     assert Membership.objects.filter(user=newcomer).count() == 1

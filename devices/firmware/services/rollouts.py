@@ -36,15 +36,21 @@ def _lock(rollout):
     )
 
 
+PAST = {
+    "start": "started",
+    "pause": "paused",
+    "resume": "resumed",
+    "abort": "aborted",
+    "rollback": "rolled back",
+}
+
+
 def _check_move(locked, action):
     sources, _target = ROLLOUT_TRANSITIONS[action]
     if locked.status not in sources:
+        done = PAST.get(action, f"{action}ed")
         raise ValidationError(
-            {
-                "status": f"A {locked.get_status_display().lower()} rollout cannot be {action}ed."
-                if action != "abort"
-                else f"A {locked.get_status_display().lower()} rollout cannot be aborted."
-            }
+            {"status": f"A {locked.get_status_display().lower()} rollout cannot be {done}."}
         )
 
 
