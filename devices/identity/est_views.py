@@ -18,12 +18,16 @@ from rest_framework import exceptions
 from rest_framework.views import APIView
 
 from devices.authentication import DeviceAPIMixin
-from encompass.audit.security import record_auth_failure
 from encompass.exceptions import ValidationError
 from encompass.tenancy.models import Organization
 
 from . import der, services
-from .api.device_views import EnrollmentThrottle, _errors, key_store_unavailable
+from .api.device_views import (
+    EnrollmentThrottle,
+    _errors,
+    key_store_unavailable,
+    record_enrollment_refusal,
+)
 from .choices import KeyType
 from .keystore import KeyStoreError
 from .models import CertificateAuthority
@@ -158,19 +162,9 @@ class SimpleEnrollView(APIView):
 
     @staticmethod
     def _refused(request, throttle, errors, device):
-        record_auth_failure(
-            "auth.enrollment.failed",
-            method="est",
-            reason="EST enrollment refused",
-            actor=f"device:{device.uid}" if device is not None else "anonymous",
-            obj=device,
-            object_repr=device.uid if device is not None else "",
-            device=device,
-            details={"errors": errors},
+        record_enrollment_refusal(
+            request, throttle, errors, device, method="est", reason="EST enrollment refused"
         )
-        refusal = throttle.refuse(request, None)
-        if refusal is not None:
-            raise refusal
         if "token" in errors:
             return _text(_messages(errors), 401, WWW_Authenticate='Basic realm="encompass-est"')
         return _text(_messages(errors), 400)

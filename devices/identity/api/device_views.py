@@ -81,23 +81,29 @@ class EnrollView(APIView):
 
     @staticmethod
     def _refused(request, throttle, errors, device=None):
-        """Audit the failure (on the device the token named, if any); 400, or 429 once the
-        address is past its limit. A good token never comes here, so a busy address does not
-        stop the devices behind it from enrolling."""
-        record_auth_failure(
-            "auth.enrollment.failed",
-            method="enrollment",
-            reason="enrollment refused",
-            actor=f"device:{device.uid}" if device is not None else "anonymous",
-            obj=device,
-            object_repr=device.uid if device is not None else "",
-            device=device,
-            details={"errors": errors},
+        record_enrollment_refusal(
+            request, throttle, errors, device, method="enrollment", reason="enrollment refused"
         )
-        refusal = throttle.refuse(request, None)
-        if refusal is not None:
-            raise refusal
         return Response(errors, status=status.HTTP_400_BAD_REQUEST)
+
+
+def record_enrollment_refusal(request, throttle, errors, device, *, method, reason):
+    """Audit a refused enrollment (on the device the token named, if any), and raise the 429 once
+    the address is past its limit; the caller answers the refusal in its own protocol. A good
+    token never comes here, so a busy address does not stop the devices behind it enrolling."""
+    record_auth_failure(
+        "auth.enrollment.failed",
+        method=method,
+        reason=reason,
+        actor=f"device:{device.uid}" if device is not None else "anonymous",
+        obj=device,
+        object_repr=device.uid if device is not None else "",
+        device=device,
+        details={"errors": errors},
+    )
+    refusal = throttle.refuse(request, None)
+    if refusal is not None:
+        raise refusal
 
 
 class RenewView(DeviceAPIMixin, APIView):
