@@ -94,8 +94,8 @@ def parse_cyclonedx_xml(text):
     for element in root.iterfind(".//c:component", ns):
         parent = element.getparent()
         is_root = parent is not None and parent.tag.endswith("}metadata")
-        in_tools = any(a.tag.endswith("}tools") for a in element.iterancestors())
-        if in_tools:
+        # Tools and pedigree ancestors describe other software, not what the image contains.
+        if any(a.tag.endswith(("}tools", "}pedigree")) for a in element.iterancestors()):
             continue
         _check_one(
             element.findtext("c:purl", namespaces=ns),
