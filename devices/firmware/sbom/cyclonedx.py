@@ -1,5 +1,7 @@
 """CycloneDX 1.4-1.7, JSON and XML, through cyclonedx-python-lib (schema check, then its model)."""
 
+import functools
+
 from cyclonedx.model.bom import Bom
 from cyclonedx.model.license import LicenseExpression
 from cyclonedx.schema import SchemaVersion
@@ -27,6 +29,17 @@ def _schema_version(text, where):
     return SchemaVersion.from_version(text)
 
 
+@functools.cache
+def _json_validator(schema_version):
+    """The library's schema and registry, without ``format`` checks.
+
+    jsonschema checks formats with whatever optional packages happen to be installed; with
+    ``rfc3987-syntax`` present, checking the IRIs of a 100-component SBOM takes ten seconds or
+    more. The structure is what we rely on; formats are left to the reading that follows.
+    """
+    return JsonValidator(schema_version)._validator.evolve(format_checker=None)
+
+
 def _pointer(path):
     return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in path)
 
@@ -34,9 +47,8 @@ def _pointer(path):
 def parse_cyclonedx_json(text, raw):
     spec = str(raw.get("specVersion", ""))
     schema_version = _schema_version(spec, "/specVersion")
-    error = JsonValidator(schema_version).validate_str(text)
-    if error is not None:
-        detail = error.data
+    detail = next(_json_validator(schema_version).iter_errors(raw), None)
+    if detail is not None:
         raise SbomError(
             f"Not valid CycloneDX {spec}: {detail.message}", _pointer(detail.absolute_path)
         )
@@ -94,8 +106,8 @@ def parse_cyclonedx_xml(text):
     for element in root.iterfind(".//c:component", ns):
         parent = element.getparent()
         is_root = parent is not None and parent.tag.endswith("}metadata")
-        in_tools = any(a.tag.endswith("}tools") for a in element.iterancestors())
-        if in_tools:
+        # Tools and pedigree ancestors describe other software, not what the image contains.
+        if any(a.tag.endswith(("}tools", "}pedigree")) for a in element.iterancestors()):
             continue
         _check_one(
             element.findtext("c:purl", namespaces=ns),

@@ -3,10 +3,13 @@
 import re
 import threading
 
+from license_expression import ExpressionError
+from spdx_tools.common.spdx_licensing import spdx_licensing
 from spdx_tools.spdx.model import RelationshipType
 from spdx_tools.spdx.parser.error import SPDXParsingError
 from spdx_tools.spdx.parser.jsonlikedict.json_like_dict_parser import JsonLikeDictParser
 from spdx_tools.spdx.parser.logger import Logger
+from spdx_tools.spdx.parser.tagvalue.helper_methods import grammar_rule
 from spdx_tools.spdx.parser.tagvalue.lexer import SPDXLexer
 from spdx_tools.spdx.parser.tagvalue.parser import Parser
 from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
@@ -19,6 +22,27 @@ from .parse import SPDX_VERSIONS, ParsedBill, ParsedComponent, SbomError, normal
 LONG_LIST_VERSION = re.compile(r"^(\d+\.\d+)\.\d+$")
 TAG_LIST_VERSION = re.compile(r"^(LicenseListVersion:\s*)(\d+\.\d+)\.\d+\s*$", re.MULTILINE)
 LINE = re.compile(r"Line: (\d+)")
+
+
+class _TagValueParser(Parser):
+    """spdx-tools' tag-value grammar, reading licences with its shared licensing object.
+
+    The original rule builds a new ``Licensing`` (and its tokenizer over the whole licence list)
+    for every licence line, about 0.2 s each; the JSON parser already shares one. ply takes the
+    first rule by line number as the grammar's start unless told, hence ``start``.
+    """
+
+    start = "start"
+
+    @grammar_rule("license_or_no_assertion_or_none : LINE")
+    def p_license(self, p):
+        try:
+            p[0] = spdx_licensing.parse(p[1])
+        except ExpressionError as err:
+            message = f"Error while parsing license expression: {p[1]}"
+            if err.args:
+                message += f": {err.args[0]}"
+            self.current_element["logger"].append(message)
 
 
 _parser = None
@@ -35,7 +59,7 @@ def _parse_tag_value(text):
     global _parser
     with _parser_lock:
         if _parser is None:
-            _parser = Parser(debug=False, write_tables=False, errorlog=_QuietLog())
+            _parser = _TagValueParser(debug=False, write_tables=False, errorlog=_QuietLog())
         parser = _parser
         parser.logger = Logger()
         parser.current_element = {"logger": Logger()}
