@@ -17,7 +17,7 @@ class FirmwareConfig(AppConfig):
         from .simulation import FirmwareUpdateBehaviour
 
         register_schedule("firmware.rollouts", "devices.firmware.tasks.drive", minutes=1)
-        register_ingest_listener(on_ingest)
+        register_ingest_listener(on_ingest, kinds=("device.heartbeat",))
         register_rollout_remover(remove_device_from_rollouts)
         register_simulator_behaviour(FirmwareUpdateBehaviour)
         register("Firmware", "firmware_ui:rollouts", order=35)

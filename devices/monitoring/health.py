@@ -66,6 +66,49 @@ def mark_seen(device, now):
         )
 
 
+def mark_many_seen(devices, now):
+    """``mark_seen`` for several devices in two statements: one UPDATE, one bulk insert of the
+    ``device.health_changed`` events of those that were not online."""
+    if not devices:
+        return
+    Device.objects.filter(pk__in=[d.pk for d in devices]).update(
+        last_seen_at=now, health=Health.ONLINE
+    )
+    changed = [d for d in devices if d.health != Health.ONLINE]
+    received = timezone.now()
+    events = [
+        Event(
+            organization_id=d.organization_id,
+            site_id=d.site_id,
+            device_id=d.pk,
+            kind="device.health_changed",
+            source=EventSource.PLATFORM,
+            severity=Severity.INFO,
+            received_at=received,
+            payload=_payload(d.health, Health.ONLINE, now),
+        )
+        for d in changed
+    ]
+    for device in devices:
+        device.last_seen_at = now
+        device.health = Health.ONLINE
+    if not events:
+        return
+    created = Event.objects.bulk_create(events)
+    if created[0].pk is None:  # a backend that cannot return ids from bulk inserts
+        created = list(
+            Event.objects.filter(
+                kind="device.health_changed",
+                received_at=received,
+                device_id__in=[d.pk for d in changed],
+            ).order_by("id")
+        )
+    by_pk = {d.pk: d for d in changed}
+    for event in created:
+        event.device = by_pk[event.device_id]
+    publish_events(created)
+
+
 @transaction.atomic
 def refresh_health(now=None):
     """Age every in-service device's health; returns the number of changes recorded."""

@@ -2,23 +2,28 @@
 
 * ``register_ingest_listener(func)``: ``func(device, events)`` is called inside the ingest
   transaction after a batch's accepted events are stored (``events`` are the new ``Event`` rows,
-  in order). Firmware uses it to follow reported versions and confirm updates.
+  in order). Firmware uses it to follow reported versions and confirm updates. With
+  ``kinds=("device.heartbeat", ...)`` it is called only for a device whose new events include one
+  of those kinds (each call is a savepoint: a batch of many devices pays only for those).
 * ``register_simulator_behaviour(cls)``: the simulator instantiates each registered class once
   per simulated device (``cls(device_state, client)``) and calls its ``tick()`` every cycle, so
   other apps (firmware rollouts) can add what a simulated device does.
 """
 
 _ingest_listeners = []
+_listener_kinds = {}
 _simulator_behaviours = []
 
 
-def register_ingest_listener(func):
+def register_ingest_listener(func, *, kinds=None):
     if func not in _ingest_listeners:
         _ingest_listeners.append(func)
+        _listener_kinds[func] = frozenset(kinds) if kinds is not None else None
 
 
 def ingest_listeners():
-    return list(_ingest_listeners)
+    """``(func, kinds)`` of every listener (``kinds`` None: every batch)."""
+    return [(func, _listener_kinds.get(func)) for func in _ingest_listeners]
 
 
 def register_simulator_behaviour(cls):

@@ -14,7 +14,9 @@ The contract (docs/monitoring.md):
   server's receive time is stored beside the device's time on every event.
 
 One transaction per batch: insert (``ON CONFLICT DO NOTHING`` on PostgreSQL), health, ingest
-listeners, rule evaluation, then one publish at commit.
+listeners, rule evaluation, then one publish at commit. ``ingest_many`` does the same for the
+batches of many devices at once (the MQTT bridge's), in a number of statements that does not grow
+with the number of devices; ``ingest_events`` is its one-device case.
 """
 
 import datetime
@@ -34,7 +36,7 @@ from encompass.events.models import Event
 from encompass.events.services import publish_events, record_event
 
 from .choices import SECURITY_SIGNALS, AlertSeverity
-from .health import mark_seen
+from .health import mark_many_seen
 from .hooks import ingest_listeners
 
 logger = logging.getLogger(__name__)
@@ -236,32 +238,36 @@ _PG_INSERT = """
 INSERT INTO events_event
     (organization_id, site_id, device_id, kind, source, severity, event_id, occurred_at,
      received_at, payload)
-SELECT %s, %s, %s, t.kind, %s, t.severity, t.event_id, t.occurred_at, %s, t.payload::jsonb
-FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[])
-    AS t(event_id, kind, severity, occurred_at, payload)
+SELECT t.organization_id, t.site_id, t.device_id, t.kind, %s, t.severity, t.event_id,
+    t.occurred_at, %s, t.payload::jsonb
+FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[],
+    %s::timestamptz[], %s::text[])
+    AS t(organization_id, site_id, device_id, event_id, kind, severity, occurred_at, payload)
 ON CONFLICT (device_id, event_id) WHERE event_id IS NOT NULL DO NOTHING
-RETURNING id, event_id
+RETURNING id, device_id, event_id
 """
 
 
-def _insert_postgresql(device, rows, now):
+def _insert_postgresql(pending, now):
+    """One statement for every device's rows; ``{(device pk, event id): event pk}`` of the new."""
+    flat = [(device, row) for device, rows in pending for row in rows]
     with connection.cursor() as cursor:
         cursor.execute(
             _PG_INSERT,
             [
-                device.organization_id,
-                device.site_id,
-                device.pk,
                 EventSource.DEVICE,
                 now,
-                [r[0] for r in rows],
-                [r[1] for r in rows],
-                [r[2] for r in rows],
-                [r[3] for r in rows],
-                [r[5] for r in rows],
+                [d.organization_id for d, _r in flat],
+                [d.site_id for d, _r in flat],
+                [d.pk for d, _r in flat],
+                [r[0] for _d, r in flat],
+                [r[1] for _d, r in flat],
+                [r[2] for _d, r in flat],
+                [r[3] for _d, r in flat],
+                [r[5] for _d, r in flat],
             ],
         )
-        return dict((event_id, pk) for pk, event_id in cursor.fetchall())
+        return {(device_id, event_id): pk for pk, device_id, event_id in cursor.fetchall()}
 
 
 def _insert_generic(device, rows, now):
@@ -301,34 +307,55 @@ def _insert_generic(device, rows, now):
     return {obj.event_id: obj.pk for obj in objs}
 
 
-def _store(device, rows, now):
+def _store(pending, now):
+    pending = [(device, rows) for device, rows in pending if rows]
+    if not pending:
+        return {}
     if connection.vendor == "postgresql":
-        return _insert_postgresql(device, rows, now)
-    return _insert_generic(device, rows, now)
+        return _insert_postgresql(pending, now)
+    stored = {}
+    for device, rows in pending:
+        stored.update(
+            ((device.pk, event_id), pk)
+            for event_id, pk in _insert_generic(device, rows, now).items()
+        )
+    return stored
 
 
-def _run_hooks(device, events, now):
-    from .rules import evaluate_batch
+def _run_listeners(batches):
+    for listener, kinds in ingest_listeners():
+        for device, events in batches:
+            if kinds is not None and not any(e.kind in kinds for e in events):
+                continue
+            try:
+                with transaction.atomic():
+                    listener(device, events)
+            except Exception:  # a listener's bug must not lose the device's data
+                logger.exception("ingest listener %r failed for device %s", listener, device.uid)
 
-    for listener in ingest_listeners():
-        try:
-            with transaction.atomic():
-                listener(device, events)
-        except Exception:  # a listener's bug must not lose the device's data
-            logger.exception("ingest listener %r failed for device %s", listener, device.uid)
+
+def _run_rules(batches, now):
+    from .rules import evaluate_batch, evaluate_many
+
     try:
         with transaction.atomic():
-            evaluate_batch(device, events, now=now)
+            evaluate_many(batches, now=now)
+        return
     except Exception:
-        logger.exception("alert rule evaluation failed for device %s", device.uid)
+        if len(batches) == 1:
+            logger.exception("alert rule evaluation failed for device %s", batches[0][0].uid)
+            return
+        logger.exception("alert rule evaluation of %d devices failed; one at a time", len(batches))
+    for device, events in batches:  # one device's trouble must not cost the others their alerts
+        try:
+            with transaction.atomic():
+                evaluate_batch(device, events, now=now)
+        except Exception:
+            logger.exception("alert rule evaluation failed for device %s", device.uid)
 
 
-@transaction.atomic
-def ingest_events(device, items, *, now=None):
-    """Store a device's batch (already parsed); returns the per-item ``IngestResult``."""
-    now = now or timezone.now()
-    lim = limits()
-    result = IngestResult()
+def _validate(items, now, lim, result):
+    """Answers for the rejected and repeated items; the rows to store and their indexes."""
     answers = [None] * len(items)
     rows, row_index, seen = [], [], set()
     for index, item in enumerate(items):
@@ -349,10 +376,13 @@ def ingest_events(device, items, *, now=None):
             seen.add(row[0])
             rows.append(row)
             row_index.append(index)
-    stored = _store(device, rows, now) if rows else {}
+    return answers, rows, row_index
+
+
+def _answer(device, rows, row_index, answers, stored, now, result):
     events = []
     for row, index in zip(rows, row_index, strict=True):
-        pk = stored.get(row[0])
+        pk = stored.get((device.pk, row[0]))
         if pk is None:
             answers[index] = {"index": index, "id": row[0], "status": "duplicate"}
             result.duplicates += 1
@@ -376,15 +406,46 @@ def ingest_events(device, items, *, now=None):
     result.results = answers
     events.sort(key=lambda e: e.pk)
     result.events = events
-    if events:
+
+
+@transaction.atomic
+def ingest_many(batches, *, now=None):
+    """Store the (already parsed) batches of several devices in one go.
+
+    ``batches`` is a list of ``(device, items)``, each device at most once; returns
+    ``{device pk: IngestResult}``, each exactly what ``ingest_events`` answers for that device
+    alone. A bounded number of statements whatever the number of devices: one insert of every
+    valid event (``ON CONFLICT (device_id, event_id) DO NOTHING``), one last-seen update (and one
+    insert of health changes), set-wise rule evaluation; listeners are called per device, only
+    for devices with events of the kinds they asked for.
+    """
+    now = now or timezone.now()
+    lim = limits()
+    if len({device.pk for device, _items in batches}) != len(batches):
+        raise ValueError("ingest_many takes each device once.")
+    results, validated = {}, []
+    for device, items in batches:
+        result = results[device.pk] = IngestResult()
+        validated.append((device, result, *_validate(items, now, lim, result)))
+    stored = _store([(device, rows) for device, _r, _a, rows, _i in validated], now)
+    for device, result, answers, rows, row_index in validated:
+        _answer(device, rows, row_index, answers, stored, now, result)
+    fresh = [(device, result.events) for device, result, *_rest in validated if result.events]
+    if fresh:
         # Registered first, so the batch is pushed before the events it causes (a health change,
         # alerts), which have higher ids: live clients see the stream in id order.
-        publish_events(events)
-    if rows:  # anything valid (new or repeated) proves the device is alive
-        mark_seen(device, now)
-    if events:
-        _run_hooks(device, events, now)
-    return result
+        publish_events(sorted((e for _d, events in fresh for e in events), key=lambda e: e.pk))
+    # anything valid (new or repeated) proves the device is alive
+    mark_many_seen([device for device, _r, _a, rows, _i in validated if rows], now)
+    if fresh:
+        _run_listeners(fresh)
+        _run_rules(fresh, now)
+    return results
+
+
+def ingest_events(device, items, *, now=None):
+    """Store a device's batch (already parsed); returns the per-item ``IngestResult``."""
+    return ingest_many([(device, items)], now=now)[device.pk]
 
 
 @transaction.atomic

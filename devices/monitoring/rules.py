@@ -1,9 +1,10 @@
 """Evaluating alert rules: on ingest, a batch at a time; in the minute job, absence and expiry.
 
-On ingest one batch of one device costs a fixed number of queries whatever its size: the
-organization's enabled rules, the device's tags (only if a rule filters on tags), its metric
-baselines (read and written in bulk), its open rule alerts, and one count per security-count rule
-whose signal is in the batch. Alerts go through ``raise_alert`` (deduplicated per rule and
+On ingest a batch costs a fixed number of queries whatever its size and however many devices it
+spans (``evaluate_many``; ``evaluate_batch`` is the one-device case): the organizations' enabled
+rules, the devices' tags (only if a rule filters on tags), their metric baselines (read and
+written in bulk), their open rule alerts, and one count per security-count rule whose signal is
+in the batch. Alerts go through ``raise_alert`` (deduplicated per rule and
 device) and, when a condition clears and the rule says so, ``resolve_alert(..., system=True)``.
 """
 
@@ -12,6 +13,7 @@ import logging
 from collections import defaultdict
 
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from devices.choices import ACTIVE_STATES
@@ -45,18 +47,6 @@ class Finding:
         self.details = details or {}
 
 
-def _rules_for(device, kinds):
-    rules = list(
-        AlertRule.objects.filter(
-            organization_id=device.organization_id, enabled=True, kind__in=kinds
-        )
-    )
-    tag_ids = set()
-    if any(rule.tag_id for rule in rules):
-        tag_ids = set(device.tags.values_list("pk", flat=True))
-    return [rule for rule in rules if rule.applies_to(device, tag_ids)]
-
-
 def _samples(events):
     """(time, metric, value, event id) of every telemetry metric in the batch, in time order."""
     samples = []
@@ -70,19 +60,15 @@ def _samples(events):
     return samples
 
 
-def _update_baselines(device, samples, anomaly_rules, rate_rules):
-    """Welford update of every metric's baseline; returns anomaly and rate findings by rule."""
+def _update_baselines(device, samples, anomaly_rules, rate_rules, existing, new):
+    """Welford update of every metric's baseline (``existing``: metric -> locked row; the rows it
+    creates are appended to ``new``); returns anomaly and rate findings by rule and the metrics
+    seen. Nothing is written here: the caller writes every device's baselines in bulk."""
     by_metric = defaultdict(list)
     for sample in samples:
         by_metric[sample[1]].append(sample)
     if not by_metric:
-        return {}
-    existing = {
-        b.metric: b
-        for b in MetricBaseline.objects.select_for_update().filter(
-            device=device, metric__in=list(by_metric)
-        )
-    }
+        return {}, set()
     findings = {}
     anomaly_by_metric = defaultdict(list)
     for rule in anomaly_rules:
@@ -90,7 +76,6 @@ def _update_baselines(device, samples, anomaly_rules, rate_rules):
     rate_by_metric = defaultdict(list)
     for rule in rate_rules:
         rate_by_metric[rule.metric].append(rule)
-    new = []
     for metric, metric_samples in by_metric.items():
         baseline = existing.get(metric)
         if baseline is None:
@@ -143,14 +128,7 @@ def _update_baselines(device, samples, anomaly_rules, rate_rules):
             baseline.add(value)
             if baseline.last_at is None or at >= baseline.last_at:
                 baseline.last_value, baseline.last_at = value, at
-    changed = [b for b in existing.values() if b.metric in by_metric]
-    if changed:
-        MetricBaseline.objects.bulk_update(
-            changed, ["samples", "mean", "m2", "last_value", "last_at"]
-        )
-    if new:
-        MetricBaseline.objects.bulk_create(new, ignore_conflicts=True)
-    return findings
+    return findings, set(by_metric)
 
 
 def _threshold(rule, device, samples):
@@ -188,15 +166,11 @@ def _firmware(rule, device, events):
     )
 
 
-def _security_count(rule, device, events, now):
-    if not any(
-        e.kind == "device.security" and e.payload.get("signal") == rule.signal for e in events
-    ):
+def _security_count(rule, device, counts):
+    """``counts``: device pk -> signals in the window, for the devices that sent this signal now."""
+    if counts is None or device.pk not in counts:
         return None
-    since = now - datetime.timedelta(minutes=rule.window_minutes)
-    seen = Event.objects.filter(
-        device=device, kind="device.security", payload__signal=rule.signal, received_at__gte=since
-    ).count()
+    seen = counts[device.pk]
     if seen < rule.count:
         return None
     return Finding(
@@ -235,38 +209,152 @@ def _apply(device, rules_by_pk, findings, open_alerts):
 
 def evaluate_batch(device, events, *, now=None):
     """Evaluate the organization's rules against one device's newly stored events."""
-    now = now or timezone.now()
-    rules = _rules_for(device, INGEST_KINDS)
-    samples = _samples(events)
-    by_kind = defaultdict(list)
-    for rule in rules:
-        by_kind[rule.kind].append(rule)
-    findings = _update_baselines(
-        device, samples, by_kind[RuleKind.ANOMALY], by_kind[RuleKind.RATE_OF_CHANGE]
+    evaluate_many([(device, events)], now=now)
+
+
+def _tags_by_device(devices):
+    through = devices[0].tags.through
+    tags = defaultdict(set)
+    for device_id, tag_id in through.objects.filter(
+        device_id__in=[d.pk for d in devices]
+    ).values_list("device_id", "tag_id"):
+        tags[device_id].add(tag_id)
+    return tags
+
+
+def _security_counts(rule, devices, now):
+    """How many ``rule.signal`` security events each device sent within the window (one query)."""
+    since = now - datetime.timedelta(minutes=rule.window_minutes)
+    counts = dict.fromkeys((d.pk for d in devices), 0)
+    counts.update(
+        Event.objects.filter(
+            device_id__in=[d.pk for d in devices],
+            kind="device.security",
+            payload__signal=rule.signal,
+            received_at__gte=since,
+        )
+        .order_by()
+        .values("device_id")
+        .annotate(n=Count("id"))
+        .values_list("device_id", "n")
     )
-    if not rules:
-        return
-    for rule in by_kind[RuleKind.THRESHOLD]:
-        findings[rule.pk] = _threshold(rule, device, samples)
-    for rule in by_kind[RuleKind.FIRMWARE_MISMATCH]:
-        findings[rule.pk] = _firmware(rule, device, events)
-    for rule in by_kind[RuleKind.SECURITY_COUNT]:
-        findings[rule.pk] = _security_count(rule, device, events, now)
-    for rule in by_kind[RuleKind.ABSENCE]:
-        findings[rule.pk] = Finding("clear")  # it reported: silence is over
-    if not any(findings.values()):
-        return
-    rules_by_pk = {rule.pk: rule for rule in rules}
-    open_alerts = _open_alerts(device.organization_id, [r.dedupe_key(device) for r in rules])
-    if all(f is None or f.state == "clear" for f in findings.values()) and not open_alerts:
-        return
-    _apply(device, rules_by_pk, findings, open_alerts)
+    return counts
 
 
-def _open_alerts(organization_id, keys):
+def evaluate_many(batches, *, now=None):
+    """Evaluate the rules against the newly stored events of several devices at once.
+
+    ``batches`` is a list of ``(device, events)``. A fixed number of queries whatever the number
+    of devices: the enabled rules of their organizations, their tags (only if a rule filters on
+    tags), their baselines (read and written in bulk), one count per security-count rule whose
+    signal is in the batch, their open rule alerts; then one ``raise_alert`` / ``resolve_alert``
+    per finding that changes something.
+    """
+    now = now or timezone.now()
+    batches = [(device, events) for device, events in batches if events]
+    if not batches:
+        return
+    devices = [device for device, _events in batches]
+    all_rules = list(
+        AlertRule.objects.filter(
+            organization_id__in={d.organization_id for d in devices},
+            enabled=True,
+            kind__in=INGEST_KINDS,
+        )
+    )
+    tags = _tags_by_device(devices) if any(r.tag_id for r in all_rules) else {}
+    rules_of = {}
+    for device in devices:
+        rules_of[device.pk] = [
+            r
+            for r in all_rules
+            if r.organization_id == device.organization_id
+            and r.applies_to(device, tags.get(device.pk, set()))
+        ]
+    samples_of = {device.pk: _samples(events) for device, events in batches}
+    metrics = {s[1] for samples in samples_of.values() for s in samples}
+    existing = defaultdict(dict)
+    if metrics:
+        for baseline in (
+            MetricBaseline.objects.select_for_update()
+            .filter(device_id__in=[d.pk for d in devices], metric__in=sorted(metrics))
+            .order_by("pk")
+        ):
+            existing[baseline.device_id][baseline.metric] = baseline
+    findings_of, changed, new = {}, [], []
+    for device in devices:
+        by_kind = defaultdict(list)
+        for rule in rules_of[device.pk]:
+            by_kind[rule.kind].append(rule)
+        findings, seen = _update_baselines(
+            device,
+            samples_of[device.pk],
+            by_kind[RuleKind.ANOMALY],
+            by_kind[RuleKind.RATE_OF_CHANGE],
+            existing[device.pk],
+            new,
+        )
+        changed += [b for b in existing[device.pk].values() if b.metric in seen]
+        findings_of[device.pk] = (by_kind, findings)
+    if changed:
+        MetricBaseline.objects.bulk_update(
+            changed, ["samples", "mean", "m2", "last_value", "last_at"]
+        )
+    if new:
+        MetricBaseline.objects.bulk_create(new, ignore_conflicts=True)
+    counts = {}
+    for rule in {r.pk: r for r in all_rules if r.kind == RuleKind.SECURITY_COUNT}.values():
+        signalled = [
+            device
+            for device, events in batches
+            if rule in rules_of[device.pk]
+            and any(
+                e.kind == "device.security" and e.payload.get("signal") == rule.signal
+                for e in events
+            )
+        ]
+        if signalled:
+            counts[rule.pk] = _security_counts(rule, signalled, now)
+    pending = []
+    for device, events in batches:
+        by_kind, findings = findings_of[device.pk]
+        if not rules_of[device.pk]:
+            continue
+        samples = samples_of[device.pk]
+        for rule in by_kind[RuleKind.THRESHOLD]:
+            findings[rule.pk] = _threshold(rule, device, samples)
+        for rule in by_kind[RuleKind.FIRMWARE_MISMATCH]:
+            findings[rule.pk] = _firmware(rule, device, events)
+        for rule in by_kind[RuleKind.SECURITY_COUNT]:
+            findings[rule.pk] = _security_count(rule, device, counts.get(rule.pk))
+        for rule in by_kind[RuleKind.ABSENCE]:
+            findings[rule.pk] = Finding("clear")  # it reported: silence is over
+        if any(findings.values()):
+            pending.append((device, findings))
+    if not pending:
+        return
+    keys = [r.dedupe_key(device) for device, _f in pending for r in rules_of[device.pk]]
+    open_alerts = _open_alerts({d.organization_id for d, _f in pending}, keys)
+    for device, findings in pending:
+        mine = {
+            r.dedupe_key(device): open_alerts[r.dedupe_key(device)]
+            for r in rules_of[device.pk]
+            if r.dedupe_key(device) in open_alerts
+            and open_alerts[r.dedupe_key(device)].organization_id == device.organization_id
+        }
+        if all(f is None or f.state == "clear" for f in findings.values()) and not mine:
+            continue
+        _apply(device, {r.pk: r for r in rules_of[device.pk]}, findings, mine)
+
+
+def _open_alerts(organization_ids, keys):
+    if isinstance(organization_ids, int):
+        organization_ids = [organization_ids]
     return {
         alert.dedupe_key: alert
-        for alert in Alert.objects.filter(organization_id=organization_id, dedupe_key__in=keys)
+        for alert in Alert.objects.filter(
+            organization_id__in=list(organization_ids), dedupe_key__in=keys
+        )
         .exclude(status=AlertStatus.RESOLVED)
         .select_related("device")
     }
@@ -423,4 +511,4 @@ def evaluate_scheduled(now=None):
     return summary
 
 
-__all__ = ["evaluate_batch", "evaluate_scheduled"]
+__all__ = ["evaluate_batch", "evaluate_many", "evaluate_scheduled"]

@@ -1,7 +1,8 @@
 """What the bridge does with the messages the broker delivered: the device API's ingest, as is.
 
-A bridge batch (up to a few hundred messages from many devices) is handled in **one database
-transaction**, one savepoint per device:
+A bridge batch (up to a few thousand messages from many devices) is handled in **one database
+transaction**; the events of all its devices are stored by one ``ingest_many`` call (a bounded
+number of statements, not a dozen per device):
 
 * the topic names the device (``devices/<uid>/events``; the broker's ACL already made sure the
   publisher's certificate CN is that uid);
@@ -10,8 +11,9 @@ transaction**, one savepoint per device:
   ``security.auth_failure``, as the HTTP API does) and be in service (else ``refuse_device``: the
   same ``security.refused_device`` event and ``device.refused`` alert as the HTTP API's 403);
 * the payload is parsed with the device API's ``parse_body`` (same limits; one event object is
-  taken as a batch of one) and stored by ``ingest_events`` (same validation, idempotency by event
-  id, listeners, rules and publish on commit);
+  taken as a batch of one) and stored by ``ingest_many`` (the same validation, idempotency by
+  event id, listeners, rules and publish on commit as ``ingest_events``; if it fails, each device
+  is retried alone so one device's trouble leaves the others' data stored);
 * an unusable payload (not JSON, not a batch, too large) is counted and recorded as a
   ``security.malformed_message`` event on the device; it is acknowledged (resending it cannot help);
 * ``devices/<uid>/status`` (``online`` / ``offline``: birth message and last will) feeds health.
@@ -32,7 +34,14 @@ from devices.choices import ACTIVE_STATES, Health
 from devices.identity.models import DeviceCertificate
 from devices.models import Device
 from devices.monitoring.health import mark_seen
-from devices.monitoring.ingest import BatchRefused, ingest_events, limits, parse_body, refuse_device
+from devices.monitoring.ingest import (
+    BatchRefused,
+    ingest_events,
+    ingest_many,
+    limits,
+    parse_body,
+    refuse_device,
+)
 from encompass.events.choices import Severity
 from encompass.events.services import record_event
 
@@ -121,7 +130,8 @@ def _status(device, text, now, outcome):
     return True
 
 
-def _handle_device(device, messages, has_certificate, now, outcome):
+def _admit(device, messages, has_certificate, outcome):
+    """False (and the refusal recorded) when this device's messages may not be stored."""
     if not has_certificate:
         outcome.counts["refused"] += len(messages)
         record_event(  # one statement: atomic by itself
@@ -136,24 +146,30 @@ def _handle_device(device, messages, has_certificate, now, outcome):
                 "messages": len(messages),
             },
         )
-        return
+        return False
     if device.state not in ACTIVE_STATES:
         outcome.counts["refused"] += len(messages)
         refuse_device(device, method=METHOD)  # atomic
-        return
-    items = []
+        return False
+    return True
+
+
+def _steps(device, messages, outcome):
+    """The device's messages as steps in order: ``("items", [...])`` (at most ``max_batch``
+    items each) and ``("status", message)``; unusable payloads are recorded on the way."""
+    max_batch = limits()["max_batch"]
+    steps, items = [], []
+
+    def flush():
+        for start in range(0, len(items), max_batch):
+            steps.append(("items", items[start : start + max_batch]))
+
     for message in messages:  # in order: a status (the last will) after the events before it
         _uid, leaf = parse(message.topic)
         if leaf == STATUS:
-            _ingest(device, items, now, outcome)
+            flush()
             items = []
-            try:
-                ok = _status(device, message.payload.decode("utf-8"), now, outcome)
-            except UnicodeDecodeError:
-                ok = False
-            if not ok:
-                detail = "status: online or offline"
-                _malformed(device, message.topic, message.payload, detail, outcome)
+            steps.append(("status", message))
             continue
         try:
             items.extend(_items(message.payload))
@@ -161,20 +177,56 @@ def _handle_device(device, messages, has_certificate, now, outcome):
             _malformed(device, message.topic, message.payload, refused.detail, outcome)
             continue
         outcome.counts["messages"] += 1
-    _ingest(device, items, now, outcome)
+    flush()
+    return steps
 
 
-def _ingest(device, items, now, outcome):
-    max_batch = limits()["max_batch"]
-    for start in range(0, len(items), max_batch):
-        result = ingest_events(device, items[start : start + max_batch], now=now)
-        outcome.counts["accepted"] += result.accepted
-        outcome.counts["duplicates"] += result.duplicates
-        outcome.counts["rejected"] += result.rejected
-        if result.rejected:
-            outcome.rejected_items.setdefault(device.uid, []).extend(
-                r for r in result.results if r["status"] == "rejected"
+def _run_status(device, message, now, outcome):
+    try:
+        ok = _status(device, message.payload.decode("utf-8"), now, outcome)
+    except UnicodeDecodeError:
+        ok = False
+    if not ok:
+        _malformed(device, message.topic, message.payload, "status: online or offline", outcome)
+
+
+def _count(device, result, outcome):
+    outcome.counts["accepted"] += result.accepted
+    outcome.counts["duplicates"] += result.duplicates
+    outcome.counts["rejected"] += result.rejected
+    if result.rejected:
+        outcome.rejected_items.setdefault(device.uid, []).extend(
+            r for r in result.results if r["status"] == "rejected"
+        )
+
+
+def _guarded(device, outcome, failed, func, *args):
+    """Run one device's step; a failure (not the device's fault: its input is validated) keeps
+    the others' data and lets this device's messages come back (they are not acknowledged)."""
+    try:
+        func(*args)
+    except Exception:
+        logger.exception("MQTT ingest failed for device %s", device.uid)
+        failed.add(device.pk)
+        outcome.rejected_items.pop(device.uid, None)
+
+
+def _ingest_round(batch, now, outcome, failed):
+    """One ``ingest_many`` for every device's next run of items; per device if that fails."""
+    try:
+        results = ingest_many(batch, now=now)  # a savepoint of its own
+    except Exception:
+        logger.exception("MQTT ingest of %d devices failed; one device at a time", len(batch))
+        for device, items in batch:
+            _guarded(
+                device,
+                outcome,
+                failed,
+                lambda d=device, i=items: _count(d, ingest_events(d, i, now=now), outcome),
             )
+        return
+    for device, _unused in batch:
+        _count(device, results[device.pk], outcome)
 
 
 def handle_batch(messages):
@@ -207,21 +259,38 @@ def handle_batch(messages):
         ).values_list("device_id", flat=True)
     )
     with transaction.atomic():
+        plans, failed = {}, set()
         for uid, device_messages in by_uid.items():
             device = devices.get(uid)
             if device is None:
                 outcome.counts["unknown_device"] += len(device_messages)
                 logger.warning("MQTT messages for unknown device %r ignored", uid)
                 continue
-            try:
-                # No savepoint of its own: ingest_events is one, and so is every other write.
-                _handle_device(device, device_messages, device.pk in certified, now, outcome)
-            except Exception:
-                # Not the device's fault (its input is validated): keep the others' data, let
-                # this device's messages come back (they are not acknowledged).
-                logger.exception("MQTT ingest failed for device %s", uid)
+
+            def plan(device=device, device_messages=device_messages):
+                if _admit(device, device_messages, device.pk in certified, outcome):
+                    plans[device.pk] = (device, _steps(device, device_messages, outcome))
+
+            _guarded(device, outcome, failed, plan)
+        # Every device's steps in order; the runs of items of all devices go in one ingest_many.
+        while plans:
+            batch = [
+                (device, steps.pop(0)[1])
+                for device, steps in plans.values()
+                if steps and steps[0][0] == "items" and device.pk not in failed
+            ]
+            if batch:
+                _ingest_round(batch, now, outcome, failed)
+            for device, steps in plans.values():
+                if steps and steps[0][0] == "status" and device.pk not in failed:
+                    _guarded(
+                        device, outcome, failed, _run_status, device, steps.pop(0)[1], now, outcome
+                    )
+            plans = {pk: plan for pk, plan in plans.items() if plan[1] and pk not in failed}
+        for uid, device_messages in by_uid.items():
+            device = devices.get(uid)
+            if device is not None and device.pk in failed:
                 outcome.counts["failed"] += len(device_messages)
-                outcome.rejected_items.pop(uid, None)
                 for message in device_messages:
                     message.token = None
     return outcome
