@@ -48,6 +48,12 @@ class _PushedIds:
         with self._lock:
             return event_id in self._ids
 
+    def clear(self):
+        """Forget every id: only where ids start again (a test database flushed with its
+        sequences reset); in production ids never repeat."""
+        with self._lock:
+            self._ids.clear()
+
 
 pushed_here = _PushedIds(_PUSHED_MEMORY)
 

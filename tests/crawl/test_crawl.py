@@ -52,6 +52,16 @@ EXEMPT = {
     "(named in the certificates, not linked from pages): tests/identity",
     r"admin/.*/permissions/group-manage/": "the demo grants no role to a group (group grants: "
     "tests/security/test_foundation_web.py)",
+    r"<slug:tenant>/controller/v1/": "hawkBit DDI, spoken by update agents with a device's "
+    "token, never by a browser: tests/ddi (Debian's SWUpdate) and the attack matrix",
+    r"\.well-known/est/": "EST enrollment for devices (RFC 7030): tests/identity/test_est.py",
+    r"account/password-reset/(sent|done)/$|account/password-reset/<uidb64>/": "reached from the "
+    "reset e-mail and after the reset form's POST, which the crawl does not submit: "
+    "tests/security/test_password_reset.py",
+    r"invitations/<int:pk>/$|admin/tenancy/membershipinvitation/<path:object_id>/": "the demo "
+    "has no pending invitation: tests/security/test_membership_invitations.py",
+    r"admin/firmware/gatewaytoken/<path:object_id>/": "the demo issues no DDI gateway token: "
+    "tests/ddi/test_security.py",
 }
 
 
