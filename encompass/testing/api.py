@@ -196,3 +196,15 @@ class TenantAPIContract:
         response = self.client_for(world.a.user(Role.ADMIN)).delete(self.detail_url(theirs))
         assert response.status_code == 404
         assert self.model._default_manager.filter(pk=theirs.pk).exists()
+
+
+def api_key_client(tenant, role=Role.AUDITOR, *, name="test key"):
+    """An APIClient authenticated with a new API key of ``tenant`` holding ``role``."""
+    from encompass.tenancy.services import create_api_key
+
+    _key, plaintext = create_api_key(
+        organization=tenant.org, name=name, role=role, actor=tenant.user(Role.ADMIN)
+    )
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
+    return client

@@ -10,7 +10,7 @@ from devices.choices import LifecycleState
 from devices.firmware.models import Component, FirmwareRelease, SoftwareBill
 from devices.firmware.sbom import parse_document
 from encompass.tenancy.roles import Role
-from encompass.tenancy.services import create_api_key
+from encompass.testing.api import api_key_client
 from encompass.testing.factories import make_device, make_device_type
 
 from ..firmware.conftest import image, register_vendor, upload
@@ -25,12 +25,7 @@ def client_for(user):
 
 
 def key_client(tenant, role="auditor"):
-    _key, plain = create_api_key(
-        organization=tenant.org, name="sbom-reader", role=role, actor=tenant.user(Role.ADMIN)
-    )
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {plain}")
-    return client
+    return api_key_client(tenant, role, name="sbom-reader")
 
 
 def attach(tenant, release, data):

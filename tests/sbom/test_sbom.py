@@ -12,7 +12,7 @@ from devices.firmware.models import Component, ComponentDependency, SoftwareBill
 from devices.firmware.sbom import parse_document
 from encompass.audit.models import AuditEntry
 from encompass.tenancy.roles import Role
-from encompass.tenancy.services import create_api_key
+from encompass.testing.api import api_key_client
 
 pytestmark = pytest.mark.django_db
 
@@ -24,12 +24,7 @@ def client_for(user):
 
 
 def key_client(tenant, role="auditor"):
-    _key, plain = create_api_key(
-        organization=tenant.org, name="sbom-reader", role=role, actor=tenant.user(Role.ADMIN)
-    )
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {plain}")
-    return client
+    return api_key_client(tenant, role, name="sbom-reader")
 
 
 def post_sbom(client, release, data, name="sbom.json"):

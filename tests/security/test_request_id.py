@@ -5,22 +5,16 @@ import re
 import uuid
 
 import pytest
-from rest_framework.test import APIClient
 
 from encompass.audit.models import AuditEntry
 from encompass.tenancy.roles import Role
-from encompass.tenancy.services import create_api_key
+from encompass.testing.api import api_key_client
 
 pytestmark = pytest.mark.django_db
 
 
 def key_client(world):
-    _key, raw = create_api_key(
-        organization=world.a.org, name="ci", role=Role.ADMIN, actor=world.a.user(Role.ADMIN)
-    )
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
-    return client
+    return api_key_client(world.a, Role.ADMIN, name="ci")
 
 
 @pytest.mark.parametrize(
