@@ -127,7 +127,7 @@ INSTALLED_APPS = [
     "devices.monitoring",
     "devices.mqtt",
     "incidents",
-    "compliance.risk",
+    "risk",
     "compliance",
 ]
 

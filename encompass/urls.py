@@ -33,7 +33,7 @@ API_URLCONFS = [
     "devices.firmware.api.urls",
     "devices.monitoring.api.urls",
     "incidents.api.urls",
-    "compliance.risk.api.urls",
+    "risk.api.urls",
     "compliance.api.urls",
 ]
 # Device API modules, mounted under /api/device/v1/.
@@ -49,7 +49,7 @@ UI_URLCONFS = [
     ("firmware/", "devices.firmware.urls"),
     ("monitoring/", "devices.monitoring.urls"),
     ("incidents/", "incidents.urls"),
-    ("risk/", "compliance.risk.urls"),
+    ("risk/", "risk.urls"),
     ("compliance/", "compliance.urls"),
     ("pki/", "devices.identity.pki_urls"),
     (".well-known/est/", "devices.identity.est_urls"),

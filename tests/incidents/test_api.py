@@ -316,7 +316,7 @@ def test_review_creates_a_risk_and_a_follow_up_action(world):
         format="json",
     )
     assert response.status_code == 201, response.content
-    from compliance.risk.models import Risk
+    from risk.models import Risk
 
     risk = Risk.objects.get(pk=response.json()["risk"])
     assert risk.organization == world.a.org and incident.reference in risk.source

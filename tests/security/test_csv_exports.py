@@ -16,7 +16,6 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from compliance.choices import ReportKind
-from compliance.risk import services as risk_services
 from compliance.services.reports import COLUMNS, render_report
 from devices.models import Device
 from encompass import spreadsheet
@@ -24,6 +23,7 @@ from encompass.tenancy import crud
 from encompass.tenancy.roles import Role
 from encompass.testing.factories import make_device_type
 from encompass.testing.web import web
+from risk import services as risk_services
 
 pytestmark = pytest.mark.django_db
 
