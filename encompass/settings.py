@@ -121,6 +121,7 @@ INSTALLED_APPS = [
     "encompass.events",
     "encompass.api",
     "encompass.web",
+    "encompass.webhooks",
     "devices",
     "devices.identity",
     "devices.firmware",

@@ -28,6 +28,7 @@ API_URLCONFS = [
     "encompass.tenancy.api.urls",
     "encompass.audit.api.urls",
     "encompass.events.api.urls",
+    "encompass.webhooks.api.urls",
     "devices.api.urls",
     "devices.identity.api.urls",
     "devices.firmware.api.urls",

@@ -28,10 +28,10 @@ def complete_demo():
     from encompass.tenancy.models import Organization
     from encompass.tenancy.roles import Role
     from encompass.tenancy.services import create_api_key
+    from encompass.webhooks.services import create_webhook_endpoint, queue_deliveries_for_event
     from incidents.models import Incident, SlaPolicy
     from incidents.services.incidents import declare_incident
     from incidents.services.sla import check_sla_breaches
-    from incidents.services.webhooks import create_webhook_endpoint, queue_deliveries_for_event
     from risk.models import Threat
 
     for org in Organization.objects.filter(slug__in=[DEMO, OTHER]):
