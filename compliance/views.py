@@ -19,10 +19,10 @@ from .models import Assessment, CheckFinding, CheckRun, Requirement, Requirement
 from .pagination import CountedPaginator
 from .services import assessments as assessment_services
 from .services import evidence as evidence_services
-from .services.assessments import latest_runs
 from .services.checks import run_checks
 from .services.reports import CONTENT_TYPES, export_report, filename_for, report_rows
 from .services.scoring import ScoreInputs, compute_score, history, trend_svg_points
+from .services.suggestions import latest_runs
 
 
 def _organization(request):

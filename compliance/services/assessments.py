@@ -7,7 +7,6 @@ justification; ``revert_to_checks`` hands the result back to the checks.
 """
 
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from encompass.audit.services import diff, record_audit, snapshot
@@ -15,10 +14,11 @@ from encompass.events.services import record_event
 from encompass.exceptions import ValidationError
 from encompass.tenancy.access import ensure_can_create, ensure_permitted
 
-from ..checks import all_checks
 from ..choices import ASSESSMENT_TRANSITIONS, AssessmentStatus, Result, ResultSource
-from ..models import Assessment, CheckRun, Requirement, RequirementResult
+from ..models import Assessment, Requirement, RequirementResult
 from .common import user_or_none
+from .scoring import record_snapshots
+from .suggestions import checks_by_requirement, latest_runs, scope_of, suggestion
 
 
 def _check_scope_ownership(organization, sites, device_types):
@@ -167,8 +167,6 @@ def change_status(assessment, status, *, actor):
     )
     _publish("compliance.assessment_status", locked, {"status": status})
     if status == AssessmentStatus.COMPLETED:
-        from .scoring import record_snapshots
-
         record_snapshots(locked, reason="completed")
     return locked
 
@@ -262,63 +260,6 @@ def revert_to_checks(result, *, actor):
 
 
 # --- following the checks ---------------------------------------------------------------------
-
-
-def checks_by_requirement(framework_code):
-    """``{ref: [Check]}`` for one framework."""
-    index = {}
-    for check in all_checks().values():
-        for ref in check.maps.get(framework_code, ()):
-            index.setdefault(ref, []).append(check)
-    return index
-
-
-def latest_runs(organization):
-    """``{check code: CheckRun}`` -- the newest run of each check for ``organization``."""
-    # A correlated subquery rather than DISTINCT ON, so the embedded SQLite default works too.
-    newest = (
-        CheckRun.objects.filter(organization=organization, check_code=OuterRef("check_code"))
-        .order_by("-ran_at", "-pk")
-        .values("pk")[:1]
-    )
-    runs = CheckRun.objects.filter(organization=organization, pk=Subquery(newest))
-    return {r.check_code: r for r in runs}
-
-
-def scope_of(assessment):
-    """``(site ids, device type ids)`` (``.all()``: uses a ``prefetch_related`` when given)."""
-    return (
-        {s.pk for s in assessment.sites.all()},
-        {t.pk for t in assessment.device_types.all()},
-    )
-
-
-def run_passes(check, run, site_ids, type_ids):
-    """Whether ``run`` passes within a scope; None when it does not apply."""
-    if run is None or run.passed is None:
-        return None
-    if run.passed or not check.device_scoped:
-        return run.passed
-    if not (site_ids or type_ids):
-        return False
-    # The run's failing counts per (site, type) answer this without reading its findings.
-    return run.failing_in_scope(site_ids, type_ids) == 0
-
-
-def suggestion(checks, runs, site_ids, type_ids):
-    """Compliant / partially / non-compliant from the mapped checks; '' without an answer."""
-    verdicts = [
-        v
-        for check in checks
-        if (v := run_passes(check, runs.get(check.code), site_ids, type_ids)) is not None
-    ]
-    if not verdicts:
-        return ""
-    if all(verdicts):
-        return Result.COMPLIANT
-    if not any(verdicts):
-        return Result.NON_COMPLIANT
-    return Result.PARTIALLY_COMPLIANT
 
 
 def apply_latest_checks(assessment, *, actor, runs=None):

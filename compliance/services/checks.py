@@ -25,8 +25,9 @@ from ..checks import CheckOutcome, DeviceFindings, all_checks, setting
 from ..choices import CHECK_RUNNERS, LIVE_STATUSES, EvidenceKind
 from ..models import Assessment, CheckFinding, CheckRun, Evidence, Requirement
 from ..models.checks import FAILING_SAMPLE
-from .assessments import apply_latest_checks, latest_runs
+from .assessments import apply_latest_checks
 from .common import ensure_role_in
+from .suggestions import latest_runs
 
 logger = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from encompass.events.services import record_event
+from encompass.tenancy.models import Site
 
 from ..choices import (
     OBLIGATION_WEIGHTS,
@@ -27,9 +28,9 @@ from ..choices import (
     Result,
     ResultSource,
 )
-from ..models import ScoreSnapshot
-from .assessments import checks_by_requirement, latest_runs, scope_of, suggestion
+from ..models import Requirement, ScoreSnapshot
 from .evidence import evidence_for, evidence_state
+from .suggestions import checks_by_requirement, latest_runs, scope_of, suggestion
 
 
 @dataclass
@@ -61,6 +62,17 @@ class Score:
         return data
 
 
+@dataclass
+class _GroupTally:
+    """A top-level requirement group while scoring: weighted points earned out of possible, and
+    how many of its requirements have each result."""
+
+    group: Requirement
+    earned: float = 0.0
+    possible: float = 0.0
+    counts: dict = field(default_factory=dict)
+
+
 def _rounded(value):
     return float(Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
@@ -71,8 +83,6 @@ class ScoreInputs:
     check runs. Nothing here grows with the fleet (check runs carry per-scope counts)."""
 
     def __init__(self, assessment, *, runs=None, parents=None):
-        from ..models import Requirement
-
         self.assessment = assessment
         self.runs = latest_runs(assessment.organization) if runs is None else runs
         self.rows = list(
@@ -136,15 +146,17 @@ def compute_score(assessment, site=None, *, runs=None, at=None, inputs=None):
             elif state == EvidenceState.NONE:
                 without += 1
         group = _top_group(parents.get(row.requirement_id, row.requirement), parents)
-        g = groups.setdefault(group.pk, [group, 0.0, 0.0, {r: 0 for r in Result.values}])
-        g[3][value] += 1
+        g = groups.get(group.pk)
+        if g is None:
+            g = groups[group.pk] = _GroupTally(group, counts={r: 0 for r in Result.values})
+        g.counts[value] += 1
         if worth is None:
             continue
         weight = OBLIGATION_WEIGHTS.get(row.requirement.obligation, 1)
         totals["all"][0] += weight * worth
         totals["all"][1] += weight
-        g[1] += weight * worth
-        g[2] += weight
+        g.earned += weight * worth
+        g.possible += weight
         if row.requirement.obligation == Obligation.MANDATORY:
             totals["mandatory"][0] += worth
             totals["mandatory"][1] += 1
@@ -161,12 +173,12 @@ def compute_score(assessment, site=None, *, runs=None, at=None, inputs=None):
         assessed=applicable - counts[Result.NOT_ASSESSED],
         groups=[
             GroupScore(
-                ref=g[0].ref,
-                title=g[0].title,
-                score=_rounded(100 * g[1] / g[2]) if g[2] else None,
-                counts=g[3],
+                ref=g.group.ref,
+                title=g.group.title,
+                score=_rounded(100 * g.earned / g.possible) if g.possible else None,
+                counts=g.counts,
             )
-            for g in sorted(groups.values(), key=lambda g: g[0].order)
+            for g in sorted(groups.values(), key=lambda g: g.group.order)
         ],
     )
 
@@ -175,8 +187,6 @@ def scope_sites(assessment):
     sites = list(assessment.sites.all())
     if sites:
         return sites
-    from encompass.tenancy.models import Site
-
     return list(Site.objects.filter(organization=assessment.organization_id))
 
 
