@@ -19,6 +19,7 @@ from encompass.events.services import record_event
 from ..choices import FailureAction, RolloutStatus, UpdateStatus, WaveStatus
 from ..models import DeviceUpdate, Rollout
 from .progress import counts_by_wave, rollout_payload, wave_ratios
+from .status import abort_locked, set_status
 from .updates import change_update
 
 logger = logging.getLogger(__name__)
@@ -71,8 +72,6 @@ def finish_wave_and_continue(locked, wave, *, actor):
     following = locked.wave_set.filter(number__gt=wave.number, status=WaveStatus.PENDING)
     nxt = following.order_by("number").first()
     if nxt is None:
-        from .rollouts import set_status
-
         set_status(
             locked,
             RolloutStatus.COMPLETED,
@@ -166,22 +165,11 @@ def check_thresholds(locked, *, actor=DRIVER):
 
 
 def _stop_for_failures(locked, wave, reason, actor):
-    from .rollouts import _cancel_open_updates, set_status
-
     if wave.status != WaveStatus.COMPLETED:
         wave.status = WaveStatus.FAILED
         wave.save(update_fields=["status", "updated_at"])
     if locked.failure_action == FailureAction.ABORT:
-        cancelled = _cancel_open_updates(locked, f"Rollout aborted: {reason}")
-        locked.wave_set.filter(status=WaveStatus.PENDING).update(status=WaveStatus.CANCELLED)
-        set_status(
-            locked,
-            RolloutStatus.ABORTED,
-            actor=actor,
-            action="abort",
-            reason=f"{reason}; aborted ({cancelled} pending updates cancelled)",
-            severity=Severity.ERROR,
-        )
+        abort_locked(locked, reason, actor=actor, severity=Severity.ERROR, note="; aborted")
     else:
         set_status(
             locked,
@@ -230,8 +218,6 @@ def _step(locked, now):
             _wave_event(locked, wave, "rollout.wave_soaking")
             # fall through: a zero soak moves on in the same step
         elif c["pending"] == 0 and c["in_progress"] == 0:
-            from .rollouts import set_status
-
             wave.status = WaveStatus.FAILED
             wave.save(update_fields=["status", "updated_at"])
             set_status(
@@ -269,8 +255,6 @@ def _step(locked, now):
 @transaction.atomic
 def advance_rollout(rollout, *, actor=DRIVER, now=None):
     """Evaluate one rollout now (the driver calls this every minute for each active rollout)."""
-    from .rollouts import set_status
-
     now = now or timezone.now()
     locked = (
         Rollout.objects.select_for_update(skip_locked=True)

@@ -14,7 +14,6 @@ from encompass.tenancy.access import ensure_can_create, ensure_permitted
 from ..choices import (
     ACTIVE_ROLLOUT_STATES,
     OFFERABLE_RELEASE_STATES,
-    ROLLOUT_TRANSITIONS,
     TERMINAL_UPDATE_STATES,
     FailureAction,
     ReleaseStatus,
@@ -24,8 +23,10 @@ from ..choices import (
 )
 from ..models import DeviceUpdate, FirmwareRelease, Rollout
 from .common import user_or_none
+from .engine import finish_wave_and_continue, start_wave
 from .planning import SETTINGS_FIELDS, check_targets, plan_waves, validate_settings
-from .progress import rollout_payload
+from .progress import counts_by_wave, rollout_payload
+from .status import abort_locked, cancel_open_updates, check_move, set_status
 
 
 def _lock(rollout):
@@ -34,53 +35,6 @@ def _lock(rollout):
         .select_related("release", "organization")
         .get(pk=rollout.pk)
     )
-
-
-PAST = {
-    "start": "started",
-    "pause": "paused",
-    "resume": "resumed",
-    "abort": "aborted",
-    "rollback": "rolled back",
-}
-
-
-def _check_move(locked, action):
-    sources, _target = ROLLOUT_TRANSITIONS[action]
-    if locked.status not in sources:
-        done = PAST.get(action, f"{action}ed")
-        raise ValidationError(
-            {"status": f"A {locked.get_status_display().lower()} rollout cannot be {done}."}
-        )
-
-
-def set_status(locked, to, *, actor, action, reason="", event_kind=None, severity=Severity.INFO):
-    """Write a rollout status change with its audit entry and live event."""
-    before = locked.status
-    locked.status = to
-    locked.status_reason = (reason or "")[:300]
-    fields = ["status", "status_reason", "updated_at"]
-    now = timezone.now()
-    if to == RolloutStatus.RUNNING and locked.started_at is None:
-        locked.started_at = now
-        fields.append("started_at")
-    if to in (RolloutStatus.COMPLETED, RolloutStatus.ABORTED, RolloutStatus.ROLLED_BACK):
-        locked.finished_at = now
-        fields.append("finished_at")
-    locked.save(update_fields=fields)
-    record_audit(
-        f"firmware.rollout.{action}",
-        actor=actor,
-        obj=locked,
-        changes={"status": [before, to], "reason": reason},
-    )
-    record_event(
-        event_kind or f"rollout.{to}",
-        organization=locked.organization,
-        severity=severity,
-        payload=rollout_payload(locked, previous=before),
-    )
-    return locked
 
 
 @transaction.atomic
@@ -178,12 +132,10 @@ def delete_rollout(rollout, *, actor):
 @transaction.atomic
 def start_rollout(rollout, *, actor, system=False):
     """Plan the waves (assign every targeted device) and start, or schedule for ``start_at``."""
-    from .engine import start_wave
-
     if not system:
         ensure_permitted(actor, "start", rollout)
     locked = _lock(rollout)
-    _check_move(locked, "start")
+    check_move(locked, "start")
     release_ok = locked.release.status == ReleaseStatus.APPROVED or (
         locked.rollback_of_id and locked.release.status in OFFERABLE_RELEASE_STATES
     )
@@ -221,7 +173,7 @@ def pause_rollout(rollout, *, actor, reason, system=False):
     if not system:
         ensure_permitted(actor, "pause", rollout)
     locked = _lock(rollout)
-    _check_move(locked, "pause")
+    check_move(locked, "pause")
     return set_status(
         locked,
         RolloutStatus.PAUSED,
@@ -242,11 +194,9 @@ def resume_rollout(rollout, *, actor, reason, system=False):
     if not system:
         ensure_permitted(actor, "resume", rollout)
     locked = _lock(rollout)
-    _check_move(locked, "resume")
+    check_move(locked, "resume")
     if locked.release.status == ReleaseStatus.REVOKED:
         raise ValidationError({"release": "The release was revoked; this rollout cannot resume."})
-    from .progress import counts_by_wave
-
     counts = counts_by_wave(locked)
     for wave in locked.wave_set.select_for_update().exclude(
         status__in=[WaveStatus.PENDING, WaveStatus.CANCELLED]
@@ -271,16 +221,6 @@ def resume_rollout(rollout, *, actor, reason, system=False):
     )
 
 
-def _cancel_open_updates(locked, reason, statuses=(UpdateStatus.PENDING, UpdateStatus.OFFERED)):
-    now = timezone.now()
-    return DeviceUpdate.objects.filter(rollout=locked, status__in=statuses).update(
-        status=UpdateStatus.CANCELLED,
-        finished_at=now,
-        failure_reason=reason[:500],
-        updated_at=now,
-    )
-
-
 @transaction.atomic
 def abort_rollout(rollout, *, actor, reason, system=False):
     """Stop for good: updates not yet started are cancelled; no wave starts again."""
@@ -290,24 +230,13 @@ def abort_rollout(rollout, *, actor, reason, system=False):
     if not system:
         ensure_permitted(actor, "abort", rollout)
     locked = _lock(rollout)
-    _check_move(locked, "abort")
-    cancelled = _cancel_open_updates(locked, f"Rollout aborted: {reason}")
-    locked.wave_set.filter(status=WaveStatus.PENDING).update(status=WaveStatus.CANCELLED)
-    return set_status(
-        locked,
-        RolloutStatus.ABORTED,
-        actor=actor,
-        action="abort",
-        reason=f"{reason} ({cancelled} pending updates cancelled)",
-        severity=Severity.WARNING,
-    )
+    check_move(locked, "abort")
+    return abort_locked(locked, reason, actor=actor, severity=Severity.WARNING)
 
 
 @transaction.atomic
 def approve_wave(rollout, *, actor, note=""):
     """Let the next wave start (rollouts with manual approval between waves)."""
-    from .engine import finish_wave_and_continue
-
     ensure_permitted(actor, "approve_wave", rollout)
     locked = _lock(rollout)
     wave = locked.wave_set.select_for_update().filter(status=WaveStatus.AWAITING_APPROVAL).first()
@@ -352,7 +281,7 @@ def rollback_rollout(rollout, *, actor, reason, release=None):
         raise ValidationError({"reason": "Say why the rollout is rolled back."})
     ensure_permitted(actor, "rollback", rollout)
     locked = _lock(rollout)
-    _check_move(locked, "rollback")
+    check_move(locked, "rollback")
     target = release or previous_release(locked)
     if target is None:
         raise ValidationError(
@@ -387,7 +316,7 @@ def rollback_rollout(rollout, *, actor, reason, release=None):
                 f"{target.version} ({len(blocked)} run a higher security version)."
             }
         )
-    _cancel_open_updates(locked, f"Rollout rolled back: {reason}")
+    cancel_open_updates(locked, f"Rollout rolled back: {reason}")
     now = timezone.now()
     DeviceUpdate.objects.filter(pk__in=[u.pk for u in included]).update(
         status=UpdateStatus.ROLLED_BACK, updated_at=now
