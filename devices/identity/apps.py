@@ -16,6 +16,7 @@ class IdentityConfig(AppConfig):
             register_guard,
             register_side_effect,
         )
+        from devices.monitoring.hooks import register_expiring_certificates
         from encompass.schedules import register_schedule
         from encompass.web.navigation import register
 
@@ -33,6 +34,7 @@ class IdentityConfig(AppConfig):
         ):
             register_side_effect(state, hooks.release_holds)
         register_credential_revoker(hooks.revoke_for_decommissioning)
+        register_expiring_certificates(hooks.expiring_certificates)
         register_schedule(
             "identity.maintenance",
             "devices.identity.tasks.certificate_maintenance",

@@ -5,10 +5,12 @@
   release will lift);
 * side effect on *quarantined*: revoke (key compromise) or hold the certificates, per policy;
 * side effect on release from quarantine: lift holds;
-* credential revoker for decommissioning: revoke every valid certificate (cessation of operation).
+* credential revoker for decommissioning: revoke every valid certificate (cessation of operation);
+* the expiring certificates monitoring's certificate-expiry rule alerts on.
 """
 
 from devices.choices import LifecycleState
+from devices.monitoring.hooks import ExpiringCertificate
 
 from .choices import RevocationReason
 from .models import DeviceCertificate
@@ -60,3 +62,17 @@ def revoke_for_decommissioning(device, *, actor, reason):
         reason_code=RevocationReason.CESSATION_OF_OPERATION,
         system=True,
     )
+
+
+def expiring_certificates(devices, now, horizon):
+    """Valid certificates of ``devices`` expiring in ``(now, horizon]`` whose device has no valid
+    certificate lasting past ``horizon`` (not yet rotated)."""
+    certificates = DeviceCertificate.objects.filter(
+        device__in=devices, not_after__lte=horizon, not_after__gt=now, revoked_at__isnull=True
+    ).select_related("device", "device__organization", "device__site")
+    for certificate in certificates:
+        rotated = DeviceCertificate.objects.filter(
+            device=certificate.device, not_after__gt=horizon, revoked_at__isnull=True
+        ).exists()
+        if not rotated:
+            yield ExpiringCertificate(certificate.device, certificate.pk, certificate.not_after)

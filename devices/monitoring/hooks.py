@@ -8,11 +8,24 @@
 * ``register_simulator_behaviour(cls)``: the simulator instantiates each registered class once
   per simulated device (``cls(device_state, client)``) and calls its ``tick()`` every cycle, so
   other apps (firmware rollouts) can add what a simulated device does.
+* ``register_expiring_certificates(func)``: ``func(devices, now, horizon)`` yields
+  ``ExpiringCertificate`` rows for certificates of those devices (a queryset) that expire after
+  ``now`` and by ``horizon`` with no newer one to take over. Identity registers it; the
+  certificate-expiry alert rule reads it (and raises nothing when no app registered one).
 """
+
+from typing import NamedTuple
 
 _ingest_listeners = []
 _listener_kinds = {}
 _simulator_behaviours = []
+_expiring_certificate_sources = []
+
+
+class ExpiringCertificate(NamedTuple):
+    device: object  # devices.Device
+    certificate_id: int
+    not_after: object  # datetime
 
 
 def register_ingest_listener(func, *, kinds=None):
@@ -33,3 +46,14 @@ def register_simulator_behaviour(cls):
 
 def simulator_behaviours():
     return list(_simulator_behaviours)
+
+
+def register_expiring_certificates(func):
+    if func not in _expiring_certificate_sources:
+        _expiring_certificate_sources.append(func)
+
+
+def expiring_certificates(devices, now, horizon):
+    """Every registered source's ``ExpiringCertificate`` rows (none when no app registered one)."""
+    for source in _expiring_certificate_sources:
+        yield from source(devices, now, horizon)

@@ -20,6 +20,7 @@ from devices.choices import ACTIVE_STATES
 from encompass.events.models import Event
 
 from .choices import COMPARE, AlertSource, AlertStatus, Comparison, RuleKind
+from .hooks import expiring_certificates
 from .models import Alert, AlertRule, MetricBaseline
 from .services import raise_alert, resolve_alert
 
@@ -441,45 +442,21 @@ def _security_count_clear(rule, now):
     return resolved
 
 
-def _certificate_model():
-    from django.apps import apps
-
-    try:
-        model = apps.get_model("identity", "DeviceCertificate")
-    except LookupError:
-        return None
-    names = {f.name for f in model._meta.get_fields()}
-    return model if {"device", "not_after"} <= names else None
-
-
 def _certificate_expiry(rule, now):
-    """Certificates of matching devices that expire within ``days_before`` (identity's model)."""
-    model = _certificate_model()
-    if model is None:
-        return 0
+    """Certificates of matching devices that expire within ``days_before`` (from the app that
+    registered them, identity: see hooks.register_expiring_certificates)."""
     horizon = now + datetime.timedelta(days=rule.days_before)
-    certificates = model.objects.filter(
-        device__in=_matching_devices(rule), not_after__lte=horizon, not_after__gt=now
-    ).select_related("device", "device__organization", "device__site")
-    names = {f.name for f in model._meta.get_fields()}
-    if "revoked_at" in names:
-        certificates = certificates.filter(revoked_at__isnull=True)
     raised = 0
-    for certificate in certificates:
-        device = certificate.device
-        newer = model.objects.filter(device=device, not_after__gt=horizon)
-        if "revoked_at" in names:
-            newer = newer.filter(revoked_at__isnull=True)
-        if newer.exists():
-            continue  # already rotated
+    for expiring in expiring_certificates(_matching_devices(rule), now, horizon):
+        device = expiring.device
         raise_alert(
             organization=device.organization,
             kind=f"rule.{rule.kind}",
-            title=f"{device}: certificate expires {certificate.not_after:%Y-%m-%d}",
+            title=f"{device}: certificate expires {expiring.not_after:%Y-%m-%d}",
             severity=rule.severity,
             dedupe_key=rule.dedupe_key(device),
             device=device,
-            details={"rule": rule.pk, "certificate": certificate.pk},
+            details={"rule": rule.pk, "certificate": expiring.certificate_id},
             source=AlertSource.RULE,
             actor=RULES_ACTOR,
         )

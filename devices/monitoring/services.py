@@ -197,3 +197,16 @@ def resolve_alert(alert, *, actor, resolution="", system=False):
         payload=_alert_payload(locked),
     )
     return locked
+
+
+def resolve_open_alerts(organization_id, dedupe_keys, *, actor, resolution):
+    """Resolve, automatically, the organization's open alerts with these dedupe keys (another app
+    saw their condition clear: identity when a certificate is revoked). Returns how many."""
+    open_alerts = Alert.objects.filter(
+        organization_id=organization_id, dedupe_key__in=list(dedupe_keys)
+    ).exclude(status=AlertStatus.RESOLVED)
+    resolved = 0
+    for alert in open_alerts:
+        resolve_alert(alert, actor=actor, resolution=resolution, system=True)
+        resolved += 1
+    return resolved

@@ -7,7 +7,7 @@
   ``active_certificate_for``
 * revocation: ``revoke_certificate``, ``revoke_device_certificates``,
   ``release_certificate_holds``, ``regenerate_crl``, ``revoke_superseded``
-* policy: ``policy_for``, ``ensure_policy``
+* policy and keys: ``policy_for``, ``ensure_policy``, ``signing_key``
 """
 
 from .authorities import (
@@ -15,9 +15,8 @@ from .authorities import (
     active_authority,
     create_certificate_authority,
     import_certificate_authority,
-    signing_key,
 )
-from .common import crl_url, ensure_policy, policy_for
+from .common import crl_url, ensure_policy, policy_for, signing_key
 from .issuance import (
     EnrollmentRefused,
     active_certificate_for,

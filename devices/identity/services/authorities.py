@@ -17,6 +17,7 @@ from ..choices import GENERATABLE, AuthorityKind, AuthoritySource, KeyType
 from ..keystore import get_key_store
 from ..models import CertificateAuthority
 from .common import ensure_policy, user_or_none
+from .revocation import regenerate_crl
 
 MIN_CA_DAYS, MAX_CA_DAYS = 30, 30 * 365
 
@@ -28,11 +29,6 @@ def active_authority(organization):
 
 def new_key_label(organization):
     return f"identity-ca:{organization.pk}:{uuid.uuid4()}"
-
-
-def signing_key(authority):
-    """The CA's private key, from the key store (for signing only; never logged or returned)."""
-    return get_key_store().load_private_key(authority.key_reference, label=authority.key_label)
 
 
 def _save_authority(
@@ -94,8 +90,6 @@ def _save_authority(
         organization=organization,
         payload={"authority": authority.pk, "name": authority.name, "kind": kind},
     )
-    from .revocation import regenerate_crl
-
     regenerate_crl(authority, actor=actor)
     authority.refresh_from_db()
     return authority

@@ -3,8 +3,13 @@
 from django.conf import settings
 from django.db import transaction
 
-from encompass.audit.services import user_or_none  # noqa: F401  (re-exported)
+from encompass.audit.services import (
+    record_audit,
+    snapshot,
+    user_or_none,  # noqa: F401  (re-exported)
+)
 
+from ..keystore import get_key_store
 from ..models import IdentityPolicy
 
 
@@ -17,8 +22,6 @@ def policy_for(organization):
 @transaction.atomic
 def ensure_policy(organization, *, actor):
     """The saved policy of ``organization`` (created with defaults, and audited, if missing)."""
-    from encompass.audit.services import record_audit, snapshot
-
     policy, created = IdentityPolicy.objects.get_or_create(organization=organization)
     if created:
         record_audit(
@@ -52,3 +55,8 @@ def ca_issuers_url(authority):
 def ocsp_url(organization):
     """The organization's OCSP responder (one URL; it answers for every CA of the organization)."""
     return f"{_base()}/pki/{organization.slug}/ocsp"
+
+
+def signing_key(authority):
+    """The CA's private key, from the key store (for signing only; never logged or returned)."""
+    return get_key_store().load_private_key(authority.key_reference, label=authority.key_label)

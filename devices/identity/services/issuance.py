@@ -18,8 +18,8 @@ from encompass.tenancy.access import ensure_can_create, ensure_permitted
 from .. import pki
 from ..choices import GENERATABLE, IssuedVia, RevocationReason
 from ..models import DeviceCertificate, EnrollmentToken
-from .authorities import active_authority, signing_key
-from .common import authority_crl_url, ca_issuers_url, ocsp_url, policy_for
+from .authorities import active_authority
+from .common import authority_crl_url, ca_issuers_url, ocsp_url, policy_for, signing_key
 from .revocation import _resolve_alerts, revoke_certificate
 from .tokens import ENROLLABLE_STATES, find_token
 

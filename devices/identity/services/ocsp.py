@@ -11,7 +11,7 @@ from encompass.audit.services import record_audit
 from .. import ocsp, pki
 from ..keystore import get_key_store
 from ..models import CertificateAuthority, DeviceCertificate, OcspResponder
-from .authorities import signing_key
+from .common import signing_key
 
 JOB = "job:identity-ocsp"
 

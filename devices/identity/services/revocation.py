@@ -5,6 +5,7 @@ import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from devices.monitoring.services import resolve_open_alerts
 from encompass.audit.services import actor_label, record_audit
 from encompass.events.choices import Severity
 from encompass.events.services import record_event
@@ -15,7 +16,7 @@ from .. import pki
 from ..choices import RevocationReason
 from ..models import CertificateAuthority, DeviceCertificate
 from ..signals import send_crl_published
-from .common import policy_for
+from .common import policy_for, signing_key
 
 
 def _crl_entries(authority, now):
@@ -29,8 +30,6 @@ def _crl_entries(authority, now):
 @transaction.atomic
 def regenerate_crl(authority, *, actor="job:identity-crl"):
     """Sign a fresh CRL for ``authority`` (number + 1, next-update from the policy)."""
-    from .authorities import signing_key
-
     locked = CertificateAuthority.objects.select_for_update().get(pk=authority.pk)
     now = timezone.now().replace(microsecond=0)
     hours = policy_for(locked.organization).crl_validity_hours
@@ -77,16 +76,10 @@ def _check_reason(reason_code):
 
 
 def _resolve_alerts(certificate, resolution):
-    from devices.monitoring.choices import AlertStatus
-    from devices.monitoring.models import Alert
-    from devices.monitoring.services import resolve_alert
-
     keys = [f"cert-expiring:{certificate.pk}", f"cert-expired:{certificate.pk}"]
-    open_alerts = Alert.objects.filter(
-        organization_id=certificate.organization_id, dedupe_key__in=keys
-    ).exclude(status=AlertStatus.RESOLVED)
-    for alert in open_alerts:
-        resolve_alert(alert, actor="job:identity", resolution=resolution, system=True)
+    resolve_open_alerts(
+        certificate.organization_id, keys, actor="job:identity", resolution=resolution
+    )
 
 
 def _revoke_locked(locked, *, actor, reason_code, note):
