@@ -235,7 +235,7 @@ def main():
         from django.contrib.sessions.backends.db import SessionStore
         from django.db import transaction
 
-        from encompass.events.realtime import serialize_event
+        from encompass.events.groups import serialize_event
         from encompass.events.services import record_event
         from encompass.tenancy.roles import Role
         from encompass.testing.factories import make_member, make_org

@@ -14,8 +14,8 @@ from django.views.decorators.http import require_POST
 
 from devices.choices import HEALTH_COLOURS, STATE_COLOURS, Health, LifecycleState
 from devices.models import Device
+from encompass.events.groups import serialize_event
 from encompass.events.models import Event
-from encompass.events.realtime import serialize_event
 from encompass.exceptions import NotPermitted, ValidationError
 from encompass.tenancy.access import may
 from encompass.web.mixins import TenantDetailView, TenantListView

@@ -32,11 +32,16 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from encompass.tenancy.access import reach_of
-
+from .groups import (
+    Reach,
+    device_group,
+    organization_group,
+    serialize_event,
+    site_group,
+    user_group,
+)
 from .hub import events_frame, get_hub
 from .models import Event
-from .realtime import device_group, organization_group, serialize_event, site_group, user_group
 from .tailer import ensure_tailer_started
 from .visibility import late_condition
 from .wire import text_frame, wire_for
@@ -79,34 +84,6 @@ def _scope_models():
         "site": (Site, site_group, "site_id"),
         "device": (Device, device_group, "device_id"),
     }
-
-
-class Reach:
-    """The organizations (every row) and sites (their rows) whose events a user may view."""
-
-    def __init__(self, org_ids, site_ids):
-        self.org_ids = frozenset(org_ids)
-        self.site_ids = frozenset(site_ids)
-        self._hash = hash((self.org_ids, self.site_ids))
-
-    def __eq__(self, other):
-        return (
-            isinstance(other, Reach)
-            and self.org_ids == other.org_ids
-            and self.site_ids == other.site_ids
-        )
-
-    def __hash__(self):
-        return self._hash
-
-    @classmethod
-    def of(cls, user):
-        return cls(*reach_of(user, Event, "view"))
-
-    def sees(self, data):
-        return data["organization"] in self.org_ids or (
-            data.get("site") is not None and data["site"] in self.site_ids
-        )
 
 
 def _sender_ended(task):

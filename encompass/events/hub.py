@@ -54,8 +54,10 @@ from collections import OrderedDict, defaultdict
 from channels import DEFAULT_CHANNEL_LAYER
 from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, channel_layers, get_channel_layer
+from django.conf import settings
 
-from .realtime import BATCH_MESSAGE, groups_for, user_group
+from .groups import BATCH_MESSAGE, Reach, groups_for, user_group
+from .models import Event
 from .wire import text_frame
 
 logger = logging.getLogger(__name__)
@@ -514,20 +516,14 @@ class Hub:
 
 
 def _setting(name, default):
-    from django.conf import settings
-
     return float(settings.ENCOMPASS.get(name, default))
 
 
 def _highest_event_id():
-    from .models import Event
-
     return Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
 
 def _reach_of(user):
-    from .consumers import Reach
-
     return Reach.of(user)
 
 

@@ -1,9 +1,8 @@
-"""Pushing stored events to websocket groups.
+"""Pushing stored events to websocket groups (the transport; who gets what and the JSON shape
+are in ``encompass.events.groups``).
 
-Groups: ``org.<id>``, ``site.<id>``, ``device.<id>``, and ``user.<id>`` for events about one
-user's access (``membership.changed``), so every socket of that user re-checks its
-subscriptions. Layer messages are ``{"type": "event.batch", "events": [...]}``; each web
-process's hub (``encompass.events.hub``) hands them to its sockets, de-duplicated by event id.
+Layer messages are ``{"type": "event.batch", "events": [...]}``; each web process's hub
+(``encompass.events.hub``) hands them to its sockets, de-duplicated by event id.
 
 A channel-layer failure is logged and swallowed: the event is already stored, and a client
 recovers it by replay. Pushes from sync code (requests, jobs, commands) run on one long-lived
@@ -22,9 +21,11 @@ from threading import Lock, Thread
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
+from .groups import BATCH_MESSAGE, groups_for
+from .hub import local_hub
+
 logger = logging.getLogger(__name__)
 
-BATCH_MESSAGE = "event.batch"
 BATCH_CHUNK = 200
 _PUSHED_MEMORY = 50_000
 
@@ -58,56 +59,6 @@ class _PushedIds:
 pushed_here = _PushedIds(_PUSHED_MEMORY)
 
 
-def organization_group(org_id):
-    return f"org.{org_id}"
-
-
-def site_group(site_id):
-    return f"site.{site_id}"
-
-
-def device_group(device_pk):
-    return f"device.{device_pk}"
-
-
-def user_group(user_pk):
-    return f"user.{user_pk}"
-
-
-def groups_for(data):
-    groups = [organization_group(data["organization"])]
-    if data.get("site"):
-        groups.append(site_group(data["site"]))
-    if data.get("device_pk"):
-        groups.append(device_group(data["device_pk"]))
-    if data.get("kind") == "membership.changed":
-        user = (data.get("payload") or {}).get("user")
-        if user is not None:
-            groups.append(user_group(user))
-    return groups
-
-
-def serialize_event(event):
-    """The JSON shape of an event on the websocket. Load the event with its device (as created,
-    ``select_related("device")``, or set): the device's uid and name are part of it."""
-    device = event.device if event.device_id else None
-    return {
-        "id": event.pk,
-        "organization": event.organization_id,
-        "site": event.site_id,
-        "device_pk": event.device_id,
-        "device": device.uid if device is not None else None,
-        "device_name": device.name if device is not None else None,
-        "kind": event.kind,
-        "source": event.source,
-        "severity": event.severity,
-        "event_id": event.event_id,
-        "occurred_at": event.occurred_at.isoformat() if event.occurred_at else None,
-        "received_at": event.received_at.isoformat(),
-        "payload": event.payload,
-    }
-
-
 async def apush(messages):
     """Send serialized events to this process's sockets and to the channel layer; never raises.
 
@@ -117,8 +68,6 @@ async def apush(messages):
     if not messages:
         return
     pushed_here.add_many(m["id"] for m in messages)
-    from .hub import local_hub
-
     hub = local_hub()
     if hub is not None:
         hub.dispatch_threadsafe(messages)

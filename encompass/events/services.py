@@ -4,8 +4,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from .choices import EventSource, Severity
+from .groups import serialize_event
 from .models import Event
-from .realtime import push, serialize_event
+from .realtime import push
 
 
 def record_event(

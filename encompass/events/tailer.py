@@ -23,8 +23,9 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db.models import Max, Q
 
+from .groups import serialize_event
 from .models import Event
-from .realtime import apush, pushed_here, serialize_event
+from .realtime import apush, pushed_here
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from encompass.events.consumers import Reach
+from encompass.events.groups import Reach
 from encompass.events.hub import SWEEP_CHUNK, Hub
 
 pytestmark = pytest.mark.asyncio

@@ -327,8 +327,8 @@ async def test_a_socket_cancelled_without_disconnect_leaves_nothing_behind(world
     from channels import DEFAULT_CHANNEL_LAYER
     from channels.layers import channel_layers
 
+    from encompass.events.groups import BATCH_MESSAGE, organization_group
     from encompass.events.hub import get_hub
-    from encompass.events.realtime import BATCH_MESSAGE, organization_group
 
     comm, _ = await connect(world.a.user(Role.OPERATOR))
     await subscribe(comm, "organization", world.a.org.pk)

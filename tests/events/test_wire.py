@@ -32,7 +32,7 @@ from websockets.streams import StreamReader
 
 from devices.choices import LifecycleState
 from devices.services import rotate_device_token
-from encompass.events import realtime
+from encompass.events import groups, realtime
 from encompass.events.models import Event
 from encompass.events.wire import text_frame
 from encompass.tenancy.roles import Role
@@ -547,7 +547,7 @@ def test_push_from_threads_shares_one_publisher_loop_and_a_new_process_gets_its_
     fresh = realtime._Publisher()  # the real class, in the state a process starts with
     monkeypatch.setattr(realtime, "publisher", fresh)
     org_id = 900_000_000 + os.getpid()  # a group of its own, under this run's channel prefix
-    group = realtime.organization_group(org_id)
+    group = groups.organization_group(org_id)
     receiver = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
     assert not isinstance(receiver, InMemoryChannelLayer)
     started = []  # every (loop, thread) the publisher ran, to stop them afterwards
@@ -600,7 +600,7 @@ def test_push_from_threads_shares_one_publisher_loop_and_a_new_process_gets_its_
             ids = []
             while len(ids) < count:
                 message = await asyncio.wait_for(receiver.receive(channel), 10)
-                assert message["type"] == realtime.BATCH_MESSAGE
+                assert message["type"] == groups.BATCH_MESSAGE
                 ids += [event["id"] for event in message["events"]]
             return sorted(ids)
 
