@@ -27,10 +27,11 @@ import re
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from devices.choices import LifecycleState
+from encompass.events.bulk import DeviceEventRow, insert_device_events
 from encompass.events.choices import EventSource, Severity
 from encompass.events.models import Event
 from encompass.events.services import publish_events, record_event
@@ -229,97 +230,10 @@ def validate_item(item, now, lim):
             errors["payload"] = f"At most {lim['max_item_bytes']} bytes per event."
     if errors:
         return None, errors
-    return (event_id, KINDS[kind], str(severity), at, payload, text), None
+    return DeviceEventRow(event_id, KINDS[kind], str(severity), at, payload, text), None
 
 
 # --- storing -------------------------------------------------------------------------------------
-
-_PG_INSERT = """
-INSERT INTO events_event
-    (organization_id, site_id, device_id, kind, source, severity, event_id, occurred_at,
-     received_at, payload)
-SELECT t.organization_id, t.site_id, t.device_id, t.kind, %s, t.severity, t.event_id,
-    t.occurred_at, %s, t.payload::jsonb
-FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[],
-    %s::timestamptz[], %s::text[])
-    AS t(organization_id, site_id, device_id, event_id, kind, severity, occurred_at, payload)
-ON CONFLICT (device_id, event_id) WHERE event_id IS NOT NULL DO NOTHING
-RETURNING id, device_id, event_id
-"""
-
-
-def _insert_postgresql(pending, now):
-    """One statement for every device's rows; ``{(device pk, event id): event pk}`` of the new."""
-    flat = [(device, row) for device, rows in pending for row in rows]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _PG_INSERT,
-            [
-                EventSource.DEVICE,
-                now,
-                [d.organization_id for d, _r in flat],
-                [d.site_id for d, _r in flat],
-                [d.pk for d, _r in flat],
-                [r[0] for _d, r in flat],
-                [r[1] for _d, r in flat],
-                [r[2] for _d, r in flat],
-                [r[3] for _d, r in flat],
-                [r[5] for _d, r in flat],
-            ],
-        )
-        return {(device_id, event_id): pk for pk, device_id, event_id in cursor.fetchall()}
-
-
-def _insert_generic(device, rows, now):
-    ids = [r[0] for r in rows]
-    existing = set()
-    for start in range(0, len(ids), 500):
-        existing |= set(
-            Event.objects.filter(device=device, event_id__in=ids[start : start + 500]).values_list(
-                "event_id", flat=True
-            )
-        )
-    fresh = [r for r in rows if r[0] not in existing]
-    objs = Event.objects.bulk_create(
-        [
-            Event(
-                organization_id=device.organization_id,
-                site_id=device.site_id,
-                device_id=device.pk,
-                kind=r[1],
-                source=EventSource.DEVICE,
-                severity=r[2],
-                event_id=r[0],
-                occurred_at=r[3],
-                received_at=now,
-                payload=r[4],
-            )
-            for r in fresh
-        ],
-        batch_size=500,
-    )
-    if objs and objs[0].pk is None:
-        return dict(
-            Event.objects.filter(device=device, event_id__in=[r[0] for r in fresh]).values_list(
-                "event_id", "pk"
-            )
-        )
-    return {obj.event_id: obj.pk for obj in objs}
-
-
-def _store(pending, now):
-    pending = [(device, rows) for device, rows in pending if rows]
-    if not pending:
-        return {}
-    if connection.vendor == "postgresql":
-        return _insert_postgresql(pending, now)
-    stored = {}
-    for device, rows in pending:
-        stored.update(
-            ((device.pk, event_id), pk)
-            for event_id, pk in _insert_generic(device, rows, now).items()
-        )
-    return stored
 
 
 def _run_listeners(batches):
@@ -369,11 +283,11 @@ def _validate(items, now, lim, result):
                 "errors": errors,
             }
             result.rejected += 1
-        elif row[0] in seen:
-            answers[index] = {"index": index, "id": row[0], "status": "duplicate"}
+        elif row.event_id in seen:
+            answers[index] = {"index": index, "id": row.event_id, "status": "duplicate"}
             result.duplicates += 1
         else:
-            seen.add(row[0])
+            seen.add(row.event_id)
             rows.append(row)
             row_index.append(index)
     return answers, rows, row_index
@@ -382,24 +296,24 @@ def _validate(items, now, lim, result):
 def _answer(device, rows, row_index, answers, stored, now, result):
     events = []
     for row, index in zip(rows, row_index, strict=True):
-        pk = stored.get((device.pk, row[0]))
+        pk = stored.get((device.pk, row.event_id))
         if pk is None:
-            answers[index] = {"index": index, "id": row[0], "status": "duplicate"}
+            answers[index] = {"index": index, "id": row.event_id, "status": "duplicate"}
             result.duplicates += 1
             continue
-        answers[index] = {"index": index, "id": row[0], "status": "accepted", "event": pk}
+        answers[index] = {"index": index, "id": row.event_id, "status": "accepted", "event": pk}
         result.accepted += 1
         event = Event(
             id=pk,
             organization_id=device.organization_id,
             site_id=device.site_id,
-            kind=row[1],
+            kind=row.kind,
             source=EventSource.DEVICE,
-            severity=row[2],
-            event_id=row[0],
-            occurred_at=row[3],
+            severity=row.severity,
+            event_id=row.event_id,
+            occurred_at=row.occurred_at,
             received_at=now,
-            payload=row[4],
+            payload=row.payload,
         )
         event.device = device
         events.append(event)
@@ -427,7 +341,9 @@ def ingest_many(batches, *, now=None):
     for device, items in batches:
         result = results[device.pk] = IngestResult()
         validated.append((device, result, *_validate(items, now, lim, result)))
-    stored = _store([(device, rows) for device, _r, _a, rows, _i in validated], now)
+    stored = insert_device_events(
+        [(device, rows) for device, _r, _a, rows, _i in validated], received_at=now
+    )
     for device, result, answers, rows, row_index in validated:
         _answer(device, rows, row_index, answers, stored, now, result)
     fresh = [(device, result.events) for device, result, *_rest in validated if result.events]
