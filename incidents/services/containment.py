@@ -12,9 +12,16 @@ suspended API keys (resume). Not reversible: certificate revocation -- re-enrol 
 from django.db import transaction
 from django.utils import timezone
 
+from devices.choices import LifecycleState
+from devices.firmware.models import Rollout
+from devices.firmware.services import pause_rollouts_for_devices, resume_rollout
+from devices.identity.services import revoke_device_certificates
+from devices.models import Device
+from devices.services import transition_device
 from encompass.audit.services import record_audit
 from encompass.exceptions import ValidationError
 from encompass.tenancy.models import ApiKey
+from encompass.tenancy.services import set_api_key_suspended
 
 from ..choices import ContainmentKind, Phase, TimelineKind
 from ..models import ContainmentAction
@@ -117,8 +124,6 @@ def _each_device(incident, devices, kind, *, actor, reason, act):
 @transaction.atomic
 def quarantine_devices(incident, devices, *, actor, reason):
     """Quarantine each device (``transition_device``); returns the actions taken."""
-    from devices.choices import LifecycleState
-    from devices.services import transition_device
 
     def act(device, full_reason):
         if device.state == LifecycleState.QUARANTINED:
@@ -136,7 +141,6 @@ def quarantine_devices(incident, devices, *, actor, reason):
 @transaction.atomic
 def revoke_certificates(incident, devices, *, actor, reason):
     """Revoke every active certificate of each device. Not reversible: re-enrol afterwards."""
-    from devices.identity.services import revoke_device_certificates
 
     def act(device, full_reason):
         count = revoke_device_certificates(device, actor=actor, reason=full_reason)
@@ -150,7 +154,6 @@ def revoke_certificates(incident, devices, *, actor, reason):
 @transaction.atomic
 def pause_rollouts(incident, devices, *, actor, reason):
     """Pause every active rollout that targets any of ``devices``; one action per rollout."""
-    from devices.firmware.services import pause_rollouts_for_devices
 
     locked, full_reason = _prepare(incident, actor, reason)
     devices = _devices_of(locked, devices)
@@ -181,7 +184,6 @@ def pause_rollouts(incident, devices, *, actor, reason):
 @transaction.atomic
 def suspend_api_key(incident, api_key, *, actor, reason):
     """Suspend an integration's API key (it is refused at the API until resumed)."""
-    from encompass.tenancy.services import set_api_key_suspended
 
     locked, full_reason = _prepare(incident, actor, reason)
     if not isinstance(api_key, ApiKey) or api_key.organization_id != locked.organization_id:
@@ -217,10 +219,6 @@ def reverse_containment(action, *, actor, reason):
     full_reason = _reason(locked, reason)
     kind = locked_action.kind
     if kind == ContainmentKind.QUARANTINE:
-        from devices.choices import LifecycleState
-        from devices.models import Device
-        from devices.services import transition_device
-
         device = Device.objects.get(pk=locked_action.device_id)
         if device.state != LifecycleState.QUARANTINED:
             raise ValidationError({"action": f"{device} is no longer quarantined."})
@@ -228,15 +226,10 @@ def reverse_containment(action, *, actor, reason):
         transition_device(device, target, actor=actor, reason=full_reason)
         text = f"Released {device} from quarantine (back to {LifecycleState(target).label.lower()})"
     elif kind == ContainmentKind.PAUSE_ROLLOUTS:
-        from devices.firmware.models import Rollout
-        from devices.firmware.services import resume_rollout
-
         rollout = Rollout.objects.get(pk=locked_action.details["rollout"])
         resume_rollout(rollout, actor=actor, reason=full_reason)
         text = f"Resumed rollout {rollout}"
     else:
-        from encompass.tenancy.services import set_api_key_suspended
-
         key = ApiKey.objects.get(pk=locked_action.api_key_id)
         set_api_key_suspended(key, False, actor=actor, reason=full_reason)
         text = f"Resumed API key {key}"
