@@ -32,7 +32,7 @@ help:
 	@echo "make test   - the whole test suite against PostgreSQL and Redis (started if installed)"
 	@echo "make test-faults - the fault suite (tests/faults) at full scale: own PostgreSQL/Redis killed"
 	@echo "              and restarted under load (make test runs its quick subset)"
-	@echo "make lint   - ruff check + format check, manage.py check, makemigrations --check, import contracts"
+	@echo "make lint   - ruff check + format check, manage.py check, makemigrations --check, import contracts, mypy"
 	@echo "make bench  - run the benchmarks in bench/ (against PostgreSQL and Redis)"
 	@echo "make reset  - delete the embedded demo database (the next make run seeds a fresh demo)"
 	@echo "make docs   - regenerate docs/reference/ from the code (environment, commands, API, jobs)"
@@ -115,6 +115,7 @@ lint: venv
 	$(EMBEDDED) $(PY) manage.py check --fail-level WARNING
 	$(EMBEDDED) $(PY) manage.py makemigrations --check --dry-run
 	PYTHONPATH=. $(VENV)/bin/lint-imports
+	$(EMBEDDED) $(VENV)/bin/mypy
 
 docs: venv
 	$(EMBEDDED) $(PY) manage.py reference_docs

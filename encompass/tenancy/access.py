@@ -16,7 +16,10 @@ Superuser status and global model permissions are deliberately ignored: they nev
 tenant boundary.
 """
 
-from django.db.models import Q
+from collections.abc import Collection
+from typing import Any
+
+from django.db.models import Model, Q, QuerySet
 
 from encompass.exceptions import NotPermitted
 
@@ -24,18 +27,18 @@ from .grants import grants_of
 from .roles import DEFAULT_ROLE_PERMISSIONS
 
 
-def allowed_roles(model, action):
+def allowed_roles(model: type[Model], action: str) -> Collection[str]:
     table = getattr(model, "role_permissions", None) or DEFAULT_ROLE_PERMISSIONS
     if action not in table:
         raise ValueError(f"{model.__name__} defines no permission for action {action!r}")
     return table[action]
 
 
-def _pk(value):
+def _pk(value: Any) -> Any:
     return getattr(value, "pk", value)
 
 
-def reach_of(user, model, action):
+def reach_of(user: Any, model: type[Model], action: str) -> tuple[set[int], set[int]]:
     """``(organization ids, site ids)`` whose rows of ``model`` ``user`` may ``action``.
 
     Organization ids reach every row of those organizations; site ids reach the rows of those
@@ -54,7 +57,7 @@ def reach_of(user, model, action):
     return org_ids, set()
 
 
-def access_q(user, model, action):
+def access_q(user: Any, model: Any, action: str) -> Q | None:
     """A ``Q`` selecting the rows of ``model`` that ``user`` may ``action``; ``None`` for nobody.
 
     The reach is resolved now (one grant query, or none inside a request that already read it),
@@ -70,36 +73,37 @@ def access_q(user, model, action):
     return q
 
 
-def restrict_queryset(queryset, user, action="view"):
+def restrict_queryset(queryset: QuerySet, user: Any, action: str = "view") -> QuerySet:
     q = access_q(user, queryset.model, action)
     if q is None:
         return queryset.none()
     return queryset.filter(q)
 
 
-def has_access(user, obj, action):
+def has_access(user: Any, obj: Model, action: str) -> bool:
     """True when ``obj`` is within ``user``'s reach for ``action``."""
-    model = type(obj)
-    return model._default_manager.restrict(user, action).filter(pk=obj.pk).exists()
+    # The model's own ``restrict`` (incidents add the responders granted on one incident).
+    manager: Any = type(obj)._default_manager
+    return manager.restrict(user, action).filter(pk=obj.pk).exists()
 
 
-def ensure_permitted(user, action, obj):
+def ensure_permitted(user: Any, action: str, obj: Model) -> None:
     """Raise ``NotPermitted`` unless ``user`` may ``action`` ``obj``."""
     if not has_access(user, obj, action):
         raise NotPermitted(f"You may not {action} this {type(obj)._meta.verbose_name}.")
 
 
-def roles_in(user, organization, site=None):
+def roles_in(user: Any, organization: Any, site: Any = None) -> set[str]:
     """The roles ``user`` holds in ``organization`` (organization-wide, or on ``site``)."""
     return grants_of(user).roles_in(_pk(organization), _pk(site) if site is not None else None)
 
 
-def may(user, model, action, organization, site=None):
+def may(user: Any, model: type[Model], action: str, organization: Any, site: Any = None) -> bool:
     """Whether ``user``'s roles in ``organization`` (or on ``site``) allow ``action``."""
     return bool(roles_in(user, organization, site) & set(allowed_roles(model, action)))
 
 
-def can_create(user, model, organization, site=None):
+def can_create(user: Any, model: type[Model], organization: Any, site: Any = None) -> bool:
     """Whether ``user`` may add a ``model`` row in ``organization`` (on ``site``).
 
     A site-narrowed role counts only for rows that belong to one of its sites.
@@ -109,18 +113,18 @@ def can_create(user, model, organization, site=None):
     )
 
 
-def ensure_can_create(user, model, organization, site=None):
+def ensure_can_create(user: Any, model: type[Model], organization: Any, site: Any = None) -> None:
     """Raise ``NotPermitted`` unless ``can_create(user, model, organization, site)``."""
     if not can_create(user, model, organization, site):
         raise NotPermitted(f"You may not add a {model._meta.verbose_name} here.")
 
 
-def may_anywhere(user, model, action):
+def may_anywhere(user: Any, model: type[Model], action: str) -> bool:
     """Whether ``user`` holds, anywhere, a role that allows ``action`` on ``model``."""
     return bool(all_roles_of(user) & set(allowed_roles(model, action)))
 
 
-def all_roles_of(user):
+def all_roles_of(user: Any) -> set[str]:
     """Every role ``user`` holds anywhere (organization-wide or on a site), directly or through
     a group -- the same grants ``access_q`` and ``roles_in`` count."""
     return grants_of(user).roles()

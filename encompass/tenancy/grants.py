@@ -19,11 +19,14 @@ the grants afresh, so a revoked membership applies to the very next check.
 
 import contextlib
 import contextvars
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any, cast
 
 from django.db import connections, router
-from django.db.models import BigIntegerField, F, Value
+from django.db.models import BigIntegerField, F, Model, QuerySet, Value
 from django.db.models.functions import Cast
+from django.http import HttpRequest, HttpResponse
 
 ROLE_PREFIX = "role_"
 
@@ -42,20 +45,20 @@ class Grants:
 
     __slots__ = ("rows",)
 
-    def __init__(self, rows=()):
+    def __init__(self, rows: Iterable[Grant] = ()) -> None:
         self.rows = frozenset(rows)
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         return bool(self.rows)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Grants({sorted(self.rows, key=lambda g: (g.organization_id, g.site_id or 0))})"
 
-    def roles(self):
+    def roles(self) -> set[str]:
         """Every role held anywhere."""
         return {g.role for g in self.rows}
 
-    def roles_in(self, organization_id, site_id=None):
+    def roles_in(self, organization_id: int, site_id: int | None = None) -> set[str]:
         """Roles held organization-wide in ``organization_id``, plus those on ``site_id``."""
         return {
             g.role
@@ -64,20 +67,20 @@ class Grants:
             or (site_id is not None and g.site_id == site_id)
         }
 
-    def organization_ids(self, roles):
+    def organization_ids(self, roles: Collection[str]) -> set[int]:
         """Organizations where one of ``roles`` is held organization-wide."""
         return {g.organization_id for g in self.rows if g.site_id is None and g.role in roles}
 
-    def site_ids(self, roles):
+    def site_ids(self, roles: Collection[str]) -> set[int]:
         """Sites on which one of ``roles`` is held (site-narrowed grants)."""
         return {g.site_id for g in self.rows if g.site_id is not None and g.role in roles}
 
-    def site_organization_ids(self, roles):
+    def site_organization_ids(self, roles: Collection[str]) -> set[int]:
         """Organizations of the sites on which one of ``roles`` is held."""
         return {g.organization_id for g in self.rows if g.site_id is not None and g.role in roles}
 
 
-def _grant_querysets(user):
+def _grant_querysets(user: Any) -> list[QuerySet]:
     from .models import (
         OrganizationGroupObjectPermission,
         OrganizationUserObjectPermission,
@@ -105,7 +108,7 @@ def _grant_querysets(user):
     ]
 
 
-def read_grants(user):
+def read_grants(user: Any) -> Grants:
     """One query: every role ``user`` holds, organization-wide or on a site, direct or by group."""
     first, *rest = _grant_querysets(user)
     rows = first.union(*rest, all=True)
@@ -114,12 +117,14 @@ def read_grants(user):
     )
 
 
-def _is_principal(user):
+def _is_principal(user: Any) -> bool:
     return user is not None and getattr(user, "is_authenticated", False) and user.is_active
 
 
 # {user pk: Grants} while a grant_cache() is open and no grant was written in it; None otherwise.
-_cache = contextvars.ContextVar("encompass_grant_cache", default=None)
+_cache: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "encompass_grant_cache", default=None
+)
 
 # Tables whose writes change what someone holds.
 _GRANT_TABLE_MODELS = (
@@ -131,25 +136,26 @@ _GRANT_TABLE_MODELS = (
 _WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "TRUNCATE", "ALTER", "DROP")
 
 
-def _grant_tables():
+def _grant_tables() -> set[str]:
     from django.apps import apps
     from django.contrib.auth import get_user_model
 
     tables = {apps.get_model(label)._meta.db_table for label in _GRANT_TABLE_MODELS}
     user_model = get_user_model()
     tables.add(user_model.groups.through._meta.db_table)
-    tables.add(user_model._meta.get_field("groups").related_model._meta.db_table)
+    group_model = cast(type[Model], user_model._meta.get_field("groups").related_model)
+    tables.add(group_model._meta.db_table)
     return tables
 
 
 class _Watch:
     """An execute wrapper that turns the cache off when a statement writes a grant table."""
 
-    def __init__(self, state):
+    def __init__(self, state: dict[str, Any]) -> None:
         self.state = state
         self.tables = _grant_tables()
 
-    def __call__(self, execute, sql, params, many, context):
+    def __call__(self, execute: Callable, sql: Any, params: Any, many: bool, context: dict) -> Any:
         if self.state["on"] and isinstance(sql, str):
             head = sql.lstrip()[:8].upper()
             if head.startswith(_WRITE_VERBS) and any(t in sql for t in self.tables):
@@ -159,12 +165,12 @@ class _Watch:
 
 
 @contextlib.contextmanager
-def grant_cache():
+def grant_cache() -> Iterator[None]:
     """Read each user's grants at most once inside this block (until a grant table is written)."""
     if _cache.get() is not None:
         yield
         return
-    state = {"on": True, "grants": {}}
+    state: dict[str, Any] = {"on": True, "grants": {}}
     token = _cache.set(state)
     try:
         from .models import OrganizationUserObjectPermission
@@ -176,7 +182,7 @@ def grant_cache():
         _cache.reset(token)
 
 
-def grants_of(user):
+def grants_of(user: Any) -> Grants:
     """The principal's ``Grants`` (empty for anonymous and inactive users)."""
     if not _is_principal(user):
         return Grants()
@@ -192,9 +198,9 @@ def grants_of(user):
 class GrantCacheMiddleware:
     """Opens a ``grant_cache()`` around each request (place it right after authentication)."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         with grant_cache():
             return self.get_response(request)

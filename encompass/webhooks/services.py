@@ -12,6 +12,7 @@ variable ``ENCOMPASS_WEBHOOK_ALLOW_PRIVATE_NETWORKS=1``) allows them.
 """
 
 import datetime
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -28,11 +29,14 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django_q.tasks import async_task
 
 from encompass.audit.services import record_audit, snapshot
+from encompass.events.models import Event
 from encompass.events.visibility import snapshot_xmin, tracks_transactions
 from encompass.exceptions import ValidationError
 from encompass.tenancy.access import ensure_can_create, ensure_permitted
+from encompass.tenancy.crud import update_object
 
 from .choices import DeliveryStatus
 from .crypto import SecretUnavailable, decrypt_secret, encrypt_secret
@@ -182,8 +186,6 @@ def create_webhook_endpoint(*, organization, name, url, event_prefixes, actor, a
 
 @transaction.atomic
 def update_webhook_endpoint(endpoint, data, *, actor):
-    from encompass.tenancy.crud import update_object
-
     if "url" in data:
         check_url(data["url"])
     if "event_prefixes" in data:
@@ -229,8 +231,6 @@ def body_of(delivery):
 
 
 def _enqueue(pk):
-    from django_q.tasks import async_task
-
     try:
         async_task("encompass.webhooks.tasks.deliver_webhook", pk, task_name=f"webhook-{pk}")
     except Exception:  # the retry schedule picks it up
@@ -260,13 +260,11 @@ def queue_deliveries_for_event(event, endpoints=None):
         if new:
             created.append(delivery.pk)
     for pk in created:
-        transaction.on_commit(lambda pk=pk: _enqueue(pk))
+        transaction.on_commit(functools.partial(_enqueue, pk))
     return created
 
 
 def _ensure_cursor():
-    from encompass.events.models import Event
-
     defaults = {
         "last_event_id": Event.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     }
@@ -276,7 +274,7 @@ def _ensure_cursor():
 
 
 def _active_endpoints():
-    endpoints = {}
+    endpoints: dict[int, list[WebhookEndpoint]] = {}
     for ep in WebhookEndpoint.objects.filter(active=True):
         endpoints.setdefault(ep.organization_id, []).append(ep)
     return endpoints
@@ -315,7 +313,7 @@ def _queue_for_rows(events, endpoints):
     ]
     created = WebhookDelivery.objects.bulk_create(fresh)
     for delivery in created:
-        transaction.on_commit(lambda pk=delivery.pk: _enqueue(pk))
+        transaction.on_commit(functools.partial(_enqueue, delivery.pk))
     return len(created)
 
 
@@ -328,8 +326,6 @@ def fan_out_events(batch=1000, max_batches=20):
     in order. Rows of transactions still open somewhere are queued as soon as they are visible
     and read again until their transaction horizon passes; queueing is idempotent.
     """
-    from encompass.events.models import Event
-
     # Taken before the cursor's transaction: that one gets a transaction id of its own (the row
     # lock), which would otherwise hold the horizon back to itself.
     xmin = snapshot_xmin() if tracks_transactions() else None
