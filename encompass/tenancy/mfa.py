@@ -8,6 +8,9 @@ from django.db import transaction
 from django.utils import timezone
 from django_otp import devices_for_user, user_has_device
 from django_otp.models import MAX_THROTTLE_DELAY_SECONDS
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from encompass.audit.services import record_audit
 
 from .access import all_roles_of
 
@@ -97,3 +100,25 @@ def check_second_factor(user, token, *, setup_device=None):
             wait_seconds=min(_remaining_seconds(d, timezone.now()) for d in ready),
             failures=failures,
         )
+
+
+def pending_authenticator(user):
+    """The user's authenticator being set up (not confirmed yet), created on first need: its
+    secret is what the set-up page shows as a QR code. Idempotent: reloading the page shows the
+    same secret until a code from it confirms it."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="Authenticator", confirmed=False)
+    return device
+
+
+@transaction.atomic
+def confirm_authenticator(user, device):
+    """Mark the set-up authenticator confirmed (a valid code from it was given) and audit it."""
+    device.refresh_from_db()
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    record_audit(
+        "auth.second_factor.enrolled", actor=user, obj=user, object_repr=user.get_username()
+    )
+    return device

@@ -9,7 +9,6 @@ import qrcode.image.svg
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -17,13 +16,18 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from encompass.audit.models import AuditEntry
 from encompass.audit.security import organizations_of_user, record_auth_failure
 from encompass.audit.services import record_audit
 from encompass.tenancy.access import all_roles_of, may
-from encompass.tenancy.mfa import check_second_factor, has_authenticator, requires_second_factor
+from encompass.tenancy.mfa import (
+    check_second_factor,
+    confirm_authenticator,
+    has_authenticator,
+    pending_authenticator,
+    requires_second_factor,
+)
 from encompass.tenancy.models import ApiKey, Membership, Site
 
 from .forms import TokenForm
@@ -103,9 +107,7 @@ def two_factor(request):
     device = None
     setup = not has_authenticator(user)
     if setup:
-        device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
-        if device is None:
-            device = TOTPDevice.objects.create(user=user, name="Authenticator", confirmed=False)
+        device = pending_authenticator(user)
     form = TokenForm(request.POST or None)
     status, retry_after = 200, 0
     if request.method == "POST" and form.is_valid():
@@ -114,16 +116,7 @@ def two_factor(request):
         )
         if check.device is not None:
             if setup:
-                with transaction.atomic():
-                    device.refresh_from_db()
-                    device.confirmed = True
-                    device.save(update_fields=["confirmed"])
-                    record_audit(
-                        "auth.second_factor.enrolled",
-                        actor=user,
-                        obj=user,
-                        object_repr=user.get_username(),
-                    )
+                confirm_authenticator(user, device)
             otp_login(request, check.device)
             record_audit(
                 "auth.second_factor.verified", actor=user, obj=user, object_repr=user.get_username()
