@@ -1,9 +1,16 @@
-"""Query strings on the API: the same text rules as bodies (see ``encompass.api.parsers``).
+"""API middleware.
 
-A NUL in ``?search=`` would otherwise reach PostgreSQL (which refuses it: a 500), and a bidi
-override in a filter value is never what a client means. The answer is a 400 naming the
-parameter, before any view runs.
+* ``QueryStringHygieneMiddleware`` -- query strings on the API obey the same text rules as
+  bodies (see ``encompass.api.parsers``). A NUL in ``?search=`` would otherwise reach PostgreSQL
+  (which refuses it: a 500), and a bidi override in a filter value is never what a client means.
+  The answer is a 400 naming the parameter, before any view runs.
+* ``APIErrorBodyMiddleware`` -- an error the API's views never saw (a URL that matches no route,
+  ``/api/v1/devices/1.5/``; Django's own 400/403/404/500 pages) is answered in JSON like every
+  other API error, ``{"detail": "Not found."}``, instead of an HTML page (DEBUG's technical page
+  or the site's), so clients and the documented schema can rely on one error format.
 """
+
+from http import HTTPStatus
 
 from django.http import JsonResponse
 
@@ -35,3 +42,27 @@ class QueryStringHygieneMiddleware:
                         status=400,
                     )
         return None
+
+
+class APIErrorBodyMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            response.status_code >= 400
+            and request.path.startswith(API_PREFIXES)
+            and response.get("Content-Type", "").startswith("text/html")
+        ):
+            try:
+                reason = HTTPStatus(response.status_code).phrase
+            except ValueError:
+                reason = response.reason_phrase
+            detail = "Not found." if response.status_code == 404 else f"{reason}."
+            replacement = JsonResponse({"detail": detail}, status=response.status_code)
+            for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+                if header in response:
+                    replacement[header] = response[header]
+            return replacement
+        return response
