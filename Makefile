@@ -25,11 +25,12 @@ TEST_DATABASE_URL ?= postgres://postgres@$(PG_HOST):$(PG_PORT)/encompass
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 SERVICES_ENV := DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL)
 
-.PHONY: help venv run test test-faults lint bench reset services format docs
+.PHONY: help venv tools run test test-faults lint bench reset services format docs
 
 help:
 	@echo "make run    - set up .venv, migrate + seed the SQLite demo, start web + worker (+ simulator)"
 	@echo "make test   - the whole test suite against PostgreSQL and Redis (started if installed)"
+	@echo "make tools  - .venv-tools: the web scanner (wapiti) the suite runs, in a virtualenv of its own"
 	@echo "make test-faults - the fault suite (tests/faults) at full scale: own PostgreSQL/Redis killed"
 	@echo "              and restarted under load (make test runs its quick subset)"
 	@echo "make lint   - ruff check + format check, manage.py check, makemigrations --check, import contracts, mypy"
@@ -47,6 +48,22 @@ $(STAMP): pyproject.toml
 	$(PY) -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
 	print('\n'.join(p['dependencies'] + p['optional-dependencies']['dev']))" > $(VENV)/requirements.txt
 	$(PY) -m pip install --quiet -r $(VENV)/requirements.txt
+	@touch $@
+
+# The web scanner tests/crawl/test_wapiti.py runs (docs/testing.md). Its own virtualenv: wapiti3
+# pins older asgiref and cryptography than Encompass uses.
+TOOLS_VENV ?= .venv-tools
+TOOLS_STAMP := $(TOOLS_VENV)/.encompass-tools-installed
+WAPITI_REQUIREMENT := wapiti3>=3.2.3,<3.3
+
+tools: $(TOOLS_STAMP)
+
+$(TOOLS_STAMP): Makefile
+	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required (python3.11 not found)" >&2; exit 1; }
+	@test -x $(TOOLS_VENV)/bin/python || $(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS_VENV)/bin/python -m pip install --quiet "$(WAPITI_REQUIREMENT)"
+	$(TOOLS_VENV)/bin/wapiti --version >/dev/null
 	@touch $@
 
 run: venv

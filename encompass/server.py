@@ -7,7 +7,11 @@ encompass.asgi:application``) and serves the same ASGI application. Two differen
   through which the event hub writes ready-made frames, shared by every socket, without a trip
   through ASGI per frame (``encompass.events.wire``; the figures are in docs/performance.md);
 * at shutdown, once daphne has cancelled the connections' applications, it stops the event hub
-  and logs a warning naming any task still pending (``tests/events/test_wire.py`` fails on it).
+  and logs a warning naming any task still pending (``tests/events/test_wire.py`` fails on it);
+* Twisted does not parse POSTed form and multipart bodies itself (``parsePOSTFormSubmission``):
+  daphne never reads what it parses, a whole upload was parsed twice, and a multipart body
+  Twisted cannot read (an empty one, say) got a bare ``400`` with no body before Django saw it.
+  Django's parsers answer it instead, with a message (``tests/security/test_server_bodies.py``).
 
 Plain ``daphne`` still works: the consumers then send through ASGI.
 """
@@ -15,13 +19,34 @@ Plain ``daphne`` still works: the consumers then send through ASGI.
 import asyncio
 import logging
 
+import daphne.server
 from daphne.cli import CommandLineInterface
+from daphne.http_protocol import HTTPFactory as DaphneHTTPFactory
+from daphne.http_protocol import WebRequest
 from daphne.server import Server as DaphneServer
 from twisted.internet import defer
 
 from encompass.events.wire import WIRE_EXTENSION, FrameWriter
 
 logger = logging.getLogger("encompass.server")
+
+
+class Request(WebRequest):
+    """daphne's request, leaving the body to the application (see the module docstring)."""
+
+    def __init__(self, channel, queued=None, **kwargs):
+        kwargs["parsePOSTFormSubmission"] = False
+        if queued is None:
+            super().__init__(channel, **kwargs)
+        else:
+            super().__init__(channel, queued, **kwargs)
+
+
+class HTTPFactory(DaphneHTTPFactory):
+    def buildProtocol(self, addr):
+        protocol = super().buildProtocol(addr)
+        protocol.requestFactory = Request
+        return protocol
 
 
 class Server(DaphneServer):
@@ -59,6 +84,10 @@ def _report_pending():
 
 class Command(CommandLineInterface):
     server_class = Server
+
+
+# daphne's Server.run builds its HTTP factory from this module-level name.
+daphne.server.HTTPFactory = HTTPFactory
 
 
 def main():

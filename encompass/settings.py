@@ -146,6 +146,7 @@ MIDDLEWARE = [
     "encompass.tenancy.middleware.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "encompass.api.middleware.APIErrorBodyMiddleware",
     "encompass.api.middleware.QueryStringHygieneMiddleware",
     # Last, as django-axes asks: turns a locked-out sign-in into the lockout answer.
     "axes.middleware.AxesMiddleware",

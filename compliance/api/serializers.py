@@ -228,6 +228,8 @@ class EvidenceSerializer(TenantSerializer):
 
 
 class CheckRunSerializer(serializers.ModelSerializer):
+    failing_truncated = serializers.BooleanField(read_only=True)
+
     class Meta:
         model = CheckRun
         fields = [

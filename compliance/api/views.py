@@ -301,6 +301,7 @@ class CheckViewSet(viewsets.ViewSet):
             raise NotFound("No such check.")
         return Response(self._definition(check))
 
+    @extend_schema(request=s.RunChecksSerializer, responses={201: s.CheckRunSerializer(many=True)})
     @action(detail=False, methods=["post"], serializer_class=s.RunChecksSerializer)
     def run(self, request):
         body = s.RunChecksSerializer(data=request.data)
@@ -339,16 +340,20 @@ class CheckRunViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     filterset_fields = ["check_code", "passed"]
 
     @extend_schema(responses=s.CheckFindingSerializer(many=True), filters=True)
-    @action(detail=True, methods=["get"], serializer_class=s.CheckFindingSerializer)
+    @action(
+        detail=True,
+        methods=["get"],
+        serializer_class=s.CheckFindingSerializer,
+        pagination_class=InOrder,
+    )
     def findings(self, request, pk=None):
         """Every failing item of the run you may see (cursor-paginated; filter ``site``,
         ``device_type``, ``kind``)."""
         run = self.get_object()
         rows = CheckFinding.objects.restrict(request.user, "view").filter(run=run)
         rows = FindingFilter(request.query_params, queryset=rows, request=request).qs
-        paginator = InOrder()
-        page = paginator.paginate_queryset(rows, request, view=self)
-        return paginator.get_paginated_response(s.CheckFindingSerializer(page, many=True).data)
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(s.CheckFindingSerializer(page, many=True).data)
 
 
 class ScoreSnapshotFilter(filters.FilterSet):

@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from encompass.api.serializers import RestrictedRelationsMixin, TenantSerializer
@@ -47,6 +48,9 @@ class TagSerializer(TenantSerializer):
         read_only_fields = ["created_at"]
 
 
+@extend_schema_field(
+    {"type": "array", "items": {"type": "string", "maxLength": 50, "pattern": "^[-a-zA-Z0-9_]+$"}}
+)
 class TagNamesField(serializers.Field):
     """Tags as a list of names; unknown names are created in the device's organization."""
 

@@ -10,7 +10,11 @@
 * The two ways to authenticate are documented as security schemes (bearer API key, session).
 * A read-only field whose source crosses a nullable relation (``device.uid`` of an event
   without a device, the ``assignee`` of an unassigned incident) is documented as nullable.
-* Detail actions (``devices/{id}/history/``) answer plain lists, and are documented so.
+* Detail actions (``devices/{id}/history/``) answer plain lists, and are documented so; those
+  that declare their own ``pagination_class`` (``check-runs/{id}/findings/``) are paginated.
+* A URL field that may be blank (``evidence.url``) is documented as a URI or ``""``.
+* Optional query parameters are documented with ``allowEmptyValue``: an empty value (``?site=``,
+  what an HTML form sends for an unset select) means "not given", as django-filter and DRF treat it.
 """
 
 import functools
@@ -84,10 +88,29 @@ class AutoSchema(openapi.AutoSchema):
             schema["nullable"] = True
         return schema
 
+    def _insert_field_validators(self, field, schema):
+        super()._insert_field_validators(field, schema)
+        if (
+            isinstance(field, serializers.URLField)
+            and getattr(field, "allow_blank", False)
+            and schema.get("format") == "uri"
+        ):
+            del schema["format"]
+            schema["anyOf"] = [{"format": "uri"}, {"maxLength": 0}]
+
     def _get_paginator(self):
-        if getattr(self.view, "detail", False):
-            return None  # a detail action's list is answered whole
+        if self.method != "GET":
+            return None  # only list reads are paginated; a POST answers what it made, whole
+        if getattr(self.view, "detail", False) and "pagination_class" not in vars(self.view):
+            return None  # a detail action's list is answered whole, unless it pages its own
         return super()._get_paginator()
+
+    def _get_parameters(self):
+        parameters = super()._get_parameters()
+        for parameter in parameters:
+            if parameter.get("in") == "query" and not parameter.get("required"):
+                parameter["allowEmptyValue"] = True
+        return parameters
 
     def get_serializer_name(self, serializer, direction):
         name = super().get_serializer_name(serializer, direction)

@@ -55,8 +55,9 @@ class TenantSerializer(RestrictedRelationsMixin, serializers.ModelSerializer):
         queryset=Organization.objects.all(), required=False
     )
 
-    def validate(self, attrs):
-        attrs = super().validate(attrs)
+    def _organization(self, attrs):
+        """The organization ``attrs`` belong to: given, the instance's, or the only one the
+        caller reaches (an API key's); fills it into ``attrs``."""
         if "organization" in attrs and attrs["organization"] is None:
             del attrs["organization"]  # null: as if not given
         org = attrs.get("organization") or getattr(self.instance, "organization", None)
@@ -68,6 +69,18 @@ class TenantSerializer(RestrictedRelationsMixin, serializers.ModelSerializer):
                 )
             org = reachable[0]
             attrs["organization"] = org
+        return org
+
+    def run_validators(self, value):
+        # Before the model's unique-together validators, which would otherwise answer "This
+        # field is required." for the organization the schema documents as optional.
+        if isinstance(value, dict) and self.instance is None:
+            self._organization(value)
+        super().run_validators(value)
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        org = self._organization(attrs)
         if (
             self.instance is not None
             and "organization" in attrs

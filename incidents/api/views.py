@@ -1,5 +1,5 @@
 from django.http import HttpResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, status, viewsets
 from rest_framework import serializers as drf
 from rest_framework.decorators import action
@@ -133,7 +133,7 @@ class IncidentViewSet(
     def remove_responder(self, request, pk=None):
         return self._with_user(request, services.remove_responder)
 
-    @extend_schema(request=s.NoteSerializer, responses=s.TimelineEntrySerializer)
+    @extend_schema(request=s.NoteSerializer, responses={201: s.TimelineEntrySerializer})
     @action(detail=True, methods=["post"], object_action="view")
     def notes(self, request, pk=None):
         body = s.NoteSerializer(data=request.data)
@@ -234,7 +234,7 @@ class IncidentViewSet(
         review = services.complete_review(self.get_object(), actor=request.user)
         return Response(s.ReviewSerializer(review).data)
 
-    @extend_schema(request=s.FollowUpSerializer, responses=s.FollowUpSerializer)
+    @extend_schema(request=s.FollowUpSerializer, responses={201: s.FollowUpSerializer})
     @action(detail=True, methods=["post"], url_path="follow-ups", object_action="view")
     def follow_ups(self, request, pk=None):
         body = s.FollowUpSerializer(data=request.data)
@@ -244,7 +244,15 @@ class IncidentViewSet(
         )
         return Response(s.FollowUpSerializer(item).data, status=201)
 
-    @extend_schema(request=s.RiskSerializer, responses=None)
+    @extend_schema(
+        request=s.RiskSerializer,
+        responses={
+            201: inline_serializer(
+                "IncidentRiskLink",
+                {"risk": drf.IntegerField(), "title": drf.CharField()},
+            )
+        },
+    )
     @action(detail=True, methods=["post"], object_action="view")
     def risks(self, request, pk=None):
         """Create a risk in the risk register from the review."""

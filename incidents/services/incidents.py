@@ -44,8 +44,11 @@ def _validate_choices(data):
 
 
 def _next_number(organization):
-    # Serialize numbering per organization on the organization row.
-    Organization.objects.select_for_update().filter(pk=organization.pk).first()
+    # Serialize numbering per organization on the organization row. FOR NO KEY UPDATE, not
+    # FOR UPDATE: the deferred foreign-key checks of other transactions (FOR KEY SHARE on this
+    # row, at their COMMIT, after they took the audit chain) must not wait for us while we wait
+    # for the audit chain (tests/security/test_lock_order.py).
+    Organization.objects.select_for_update(no_key=True).filter(pk=organization.pk).first()
     last = (
         Incident.objects.filter(organization=organization)
         .order_by("-number")

@@ -32,7 +32,7 @@ class OwnerField(serializers.PrimaryKeyRelatedField):
 
 class AssetSerializer(TenantSerializer):
     owner = OwnerField(required=False, allow_null=True)
-    risk_count = serializers.IntegerField(read_only=True, required=False)
+    risk_count = serializers.SerializerMethodField()
 
     class Meta:
         model = Asset
@@ -56,6 +56,11 @@ class AssetSerializer(TenantSerializer):
             "updated_at",
         ]
         read_only_fields = ["created_at", "updated_at"]
+
+    def get_risk_count(self, obj) -> int:
+        # The list and detail querysets annotate it; a row just created or updated is counted.
+        annotated = getattr(obj, "risk_count", None)
+        return annotated if annotated is not None else obj.risks.count()
 
 
 class RegisterAssetsSerializer(RestrictedSerializer):

@@ -69,7 +69,7 @@ class AssetViewSet(TenantViewSet):
     search_fields = ["name", "description"]
     ordering_fields = ["name", "kind", "criticality", "created_at"]
 
-    @extend_schema(request=RegisterAssetsSerializer, responses=AssetSerializer(many=True))
+    @extend_schema(request=RegisterAssetsSerializer, responses={201: AssetSerializer(many=True)})
     @action(detail=False, methods=["post"], url_path="register-from-inventory")
     def register_from_inventory(self, request):
         params = RegisterAssetsSerializer(data=request.data, context=self.get_serializer_context())

@@ -213,3 +213,31 @@ class StatusReportSerializer(serializers.Serializer):
     update_id = serializers.IntegerField()
     status = serializers.CharField(max_length=20)
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class WaveProgressSerializer(serializers.Serializer):
+    """One wave of ``rollouts/{id}/progress/`` (``services.progress.progress``)."""
+
+    number = serializers.IntegerField()
+    status = serializers.CharField()
+    planned = serializers.IntegerField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    success_percent = serializers.FloatField()
+    failure_percent = serializers.FloatField()
+    accepted_failures = serializers.IntegerField()
+    total = serializers.IntegerField()
+    pending = serializers.IntegerField()
+    in_progress = serializers.IntegerField()
+    succeeded = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    cancelled = serializers.IntegerField()
+    rolled_back = serializers.IntegerField()
+    by_status = serializers.DictField(child=serializers.IntegerField())
+
+
+class RolloutProgressSerializer(serializers.Serializer):
+    rollout = serializers.IntegerField()
+    status = serializers.CharField()
+    reason = serializers.CharField(allow_blank=True)
+    waves = WaveProgressSerializer(many=True)

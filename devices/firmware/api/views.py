@@ -86,6 +86,19 @@ class FirmwareReleaseViewSet(
             return s.ReleaseUpdateSerializer
         return s.ReleaseSerializer
 
+    def get_parsers(self):
+        # Multipart is for the upload; a change of notes or metadata is JSON (a multipart body
+        # whose parts Django cannot read would otherwise pass as an empty, accepted change).
+        if getattr(self, "action", None) in ("update", "partial_update"):
+            return [JSONParser()]
+        return super().get_parsers()
+
+    def initialize_request(self, request, *args, **kwargs):
+        request = super().initialize_request(request, *args, **kwargs)
+        if self.action in ("update", "partial_update"):  # known only now (see get_parsers)
+            request.parsers = self.get_parsers()
+        return request
+
     def perform_create(self, serializer):
         data = serializer.validated_data
         with transaction.atomic():
@@ -270,6 +283,7 @@ class RolloutViewSet(TenantViewSet):
         )
         return self._reply(back, code=status.HTTP_201_CREATED)
 
+    @extend_schema(responses=s.RolloutProgressSerializer)
     @action(detail=True, methods=["get"])
     def progress(self, request, pk=None):
         rollout = self.get_object()

@@ -46,8 +46,10 @@ def _save_authority(
     label=None,
     reference=None,
 ):
-    # Serialize CA changes per organization (one issuing CA at a time).
-    Organization.objects.select_for_update().get(pk=organization.pk)
+    # Serialize CA changes per organization (one issuing CA at a time); FOR NO KEY UPDATE so
+    # that other transactions' foreign-key checks on the row never wait for us
+    # (tests/security/test_lock_order.py).
+    Organization.objects.select_for_update(no_key=True).get(pk=organization.pk)
     if CertificateAuthority.objects.filter(
         fingerprint_sha256=pki.fingerprint_sha256(certificate)
     ).exists():
