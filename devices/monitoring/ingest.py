@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from devices.choices import LifecycleState
 from encompass.events.choices import EventSource, Severity
-from encompass.events.models import Event
+from encompass.events.models import Event, EventKey
 from encompass.events.services import publish_events, record_event
 
 from .choices import SECURITY_SIGNALS, AlertSeverity
@@ -234,16 +234,26 @@ def validate_item(item, now, lim):
 
 # --- storing -------------------------------------------------------------------------------------
 
+# The keys first: a key that is already there (a re-send) returns nothing and its event is not
+# inserted; the event table is partitioned by time on PostgreSQL, so it cannot hold the unique
+# key itself (encompass/events/partitions.py).
 _PG_INSERT = """
+WITH t AS (
+    SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[],
+        %s::text[], %s::timestamptz[], %s::text[])
+        AS t(organization_id, site_id, device_id, event_id, kind, severity, occurred_at, payload)
+), k AS (
+    INSERT INTO events_eventkey (device_id, event_id, occurred_at)
+    SELECT device_id, event_id, occurred_at FROM t
+    ON CONFLICT (device_id, event_id) DO NOTHING
+    RETURNING device_id, event_id
+)
 INSERT INTO events_event
     (organization_id, site_id, device_id, kind, source, severity, event_id, occurred_at,
      received_at, payload)
 SELECT t.organization_id, t.site_id, t.device_id, t.kind, %s, t.severity, t.event_id,
     t.occurred_at, %s, t.payload::jsonb
-FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[],
-    %s::timestamptz[], %s::text[])
-    AS t(organization_id, site_id, device_id, event_id, kind, severity, occurred_at, payload)
-ON CONFLICT (device_id, event_id) WHERE event_id IS NOT NULL DO NOTHING
+FROM t JOIN k ON k.device_id = t.device_id AND k.event_id = t.event_id
 RETURNING id, device_id, event_id
 """
 
@@ -255,8 +265,6 @@ def _insert_postgresql(pending, now):
         cursor.execute(
             _PG_INSERT,
             [
-                EventSource.DEVICE,
-                now,
                 [d.organization_id for d, _r in flat],
                 [d.site_id for d, _r in flat],
                 [d.pk for d, _r in flat],
@@ -265,6 +273,8 @@ def _insert_postgresql(pending, now):
                 [r[2] for _d, r in flat],
                 [r[3] for _d, r in flat],
                 [r[5] for _d, r in flat],
+                EventSource.DEVICE,
+                now,
             ],
         )
         return {(device_id, event_id): pk for pk, device_id, event_id in cursor.fetchall()}
@@ -275,11 +285,17 @@ def _insert_generic(device, rows, now):
     existing = set()
     for start in range(0, len(ids), 500):
         existing |= set(
-            Event.objects.filter(device=device, event_id__in=ids[start : start + 500]).values_list(
-                "event_id", flat=True
-            )
+            EventKey.objects.filter(
+                device=device, event_id__in=ids[start : start + 500]
+            ).values_list("event_id", flat=True)
         )
     fresh = [r for r in rows if r[0] not in existing]
+    # A key written meanwhile by another writer fails this insert (the batch's transaction rolls
+    # back) instead of storing the event twice.
+    EventKey.objects.bulk_create(
+        [EventKey(device_id=device.pk, event_id=r[0], occurred_at=r[3]) for r in fresh],
+        batch_size=500,
+    )
     objs = Event.objects.bulk_create(
         [
             Event(
@@ -415,9 +431,9 @@ def ingest_many(batches, *, now=None):
     ``batches`` is a list of ``(device, items)``, each device at most once; returns
     ``{device pk: IngestResult}``, each exactly what ``ingest_events`` answers for that device
     alone. A bounded number of statements whatever the number of devices: one insert of every
-    valid event (``ON CONFLICT (device_id, event_id) DO NOTHING``), one last-seen update (and one
-    insert of health changes), set-wise rule evaluation; listeners are called per device, only
-    for devices with events of the kinds they asked for.
+    valid event (its key first: ``ON CONFLICT (device_id, event_id) DO NOTHING``), one last-seen
+    update (and one insert of health changes), set-wise rule evaluation; listeners are called per
+    device, only for devices with events of the kinds they asked for.
     """
     now = now or timezone.now()
     lim = limits()
