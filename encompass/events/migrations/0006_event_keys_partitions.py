@@ -7,7 +7,7 @@
    encompass/events/partitions.py: every row is copied into it (same ids, the same sequence
    carries on), its indexes and foreign keys re-created under the same names, and the old table
    dropped. Nothing may hold a foreign key to events_event (webhook deliveries dropped theirs in
-   incidents 0003), since a partitioned table's unique keys include the partition key; the
+   webhooks 0002), since a partitioned table's unique keys include the partition key; the
    ORM's ``on_delete`` still applies to deletes made through it. The copy holds an exclusive lock on
    the table for its duration (about a minute per two million events on a small machine).
 
@@ -111,7 +111,7 @@ class Migration(migrations.Migration):
         ("devices", "0004_list_sort_indexes"),
         ("events", "0005_job_attempt"),
         # Its foreign key to events_event is gone first (no unique key on id alone after this).
-        ("incidents", "0003_webhook_event_without_db_constraint"),
+        ("webhooks", "0002_event_without_db_constraint"),
     ]
 
     operations = [
