@@ -236,12 +236,14 @@ def validate_item(item, now, lim):
 
 # The keys first: a key that is already there (a re-send) returns nothing and its event is not
 # inserted; the event table is partitioned by time on PostgreSQL, so it cannot hold the unique
-# key itself (encompass/events/partitions.py).
+# key itself (encompass/events/partitions.py). ORDER BY keeps the batch's order in the ids (the
+# join does not).
 _PG_INSERT = """
 WITH t AS (
     SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[],
-        %s::text[], %s::timestamptz[], %s::text[])
-        AS t(organization_id, site_id, device_id, event_id, kind, severity, occurred_at, payload)
+        %s::text[], %s::timestamptz[], %s::text[]) WITH ORDINALITY
+        AS t(organization_id, site_id, device_id, event_id, kind, severity, occurred_at, payload,
+            n)
 ), k AS (
     INSERT INTO events_eventkey (device_id, event_id, occurred_at)
     SELECT device_id, event_id, occurred_at FROM t
@@ -254,6 +256,7 @@ INSERT INTO events_event
 SELECT t.organization_id, t.site_id, t.device_id, t.kind, %s, t.severity, t.event_id,
     t.occurred_at, %s, t.payload::jsonb
 FROM t JOIN k ON k.device_id = t.device_id AND k.event_id = t.event_id
+ORDER BY t.n
 RETURNING id, device_id, event_id
 """
 

@@ -186,7 +186,7 @@ def test_retention_drops_days_past_every_policy_and_audits(world):
     within one organization's longer policy is kept and only the other's rows are deleted."""
     a, b = world.a.org, world.b.org
     now = timezone.now()
-    old_day = (now - 40 * DAY).astimezone(datetime.UTC).date()
+    old_day = (now - 120 * DAY).astimezone(datetime.UTC).date()  # older than any day made
     mid_day = (now - 20 * DAY).astimezone(datetime.UTC).date()
     da, db_ = make_device(a), make_device(b)
     at_old = datetime.datetime.combine(old_day, datetime.time(12), tzinfo=datetime.UTC)
@@ -288,3 +288,21 @@ def test_upgrade_keeps_every_row_and_the_sequence(world):
     finally:
         MigrationExecutor(connection).migrate(leaves)
     assert partitions.is_partitioned()
+
+
+def test_ids_follow_the_order_of_the_batch(world):
+    """Across devices and many items, each event's id follows its place in the batch."""
+    one, two = make_device(world.a.org), make_device(world.a.org)
+    now = timezone.now()
+    results = ingest_many(
+        [
+            (one, [_item(f"a{n}", now) for n in range(300)]),
+            (two, [_item(f"b{n}", now) for n in range(300)]),
+        ]
+    )
+    for device in (one, two):
+        ids = [r["event"] for r in results[device.pk].results]
+        assert ids == sorted(ids) and len(set(ids)) == 300
+    assert max(r["event"] for r in results[one.pk].results) < min(
+        r["event"] for r in results[two.pk].results
+    )
