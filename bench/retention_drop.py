@@ -1,10 +1,11 @@
-"""Retention of one day of events: batched DELETE (what encompass.events.retention does today)
-against dropping a daily partition (what a time-partitioned event table would do).
+"""Retention of one day of events: batched DELETE (what encompass.events.retention does on SQLite
+and for a policy shorter than the others) against dropping a day partition (what it does on
+PostgreSQL, encompass/events/partitions.py).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/encompass \
         .venv/bin/python bench/retention_drop.py
 
-An experiment for the partitioning design, on two scratch tables shaped like ``events_event``
+Measured on two scratch tables shaped like ``events_event``
 (same columns and indexes, no foreign keys): ``plain`` and ``parted`` (``PARTITION BY RANGE
 (received_at)``, one partition per day). Both get ``BENCH_RETENTION_DAYS`` (3) days of
 ``BENCH_RETENTION_PER_DAY`` (66,700: two million events over 30 days) rows; then the oldest day

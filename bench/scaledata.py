@@ -178,10 +178,14 @@ def grow_tenant(org, *, devices, events, alerts=0, days=30, seed=17):
 
 
 def _copy_events(org, device_rows, start, stop, days, now, rng):
+    from encompass.events import partitions
     from encompass.events.models import Event
 
     span = datetime.timedelta(days=days).total_seconds()
     first = now - datetime.timedelta(days=days)
+    # The history's day partitions, as the retention job would have made them day by day (no-op
+    # off PostgreSQL); without them the rows would wait in the default partitions.
+    partitions.ensure_days(today=first.astimezone(datetime.UTC).date(), ahead=days + 1)
     payloads = [
         json.dumps({"metrics": {"temp_c": 18 + t / 10, "rh": 40 + t % 9}}) for t in range(97)
     ]

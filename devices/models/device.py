@@ -189,6 +189,14 @@ class Device(TenantModel):
             models.Index(fields=["organization", "health"]),
             # The web list's default sort (name, pk) within an organization, page by page.
             models.Index(fields=["organization", "name", "id"], name="device_org_name_id"),
+            # Vulnerability exposure counts devices per (type, firmware) of an organization
+            # (``COUNT(id) ... GROUP BY``): an index-only scan with state and id included reads
+            # about a ninth of the pages of a heap scan at 100k devices (docs/performance.md).
+            models.Index(
+                fields=["organization", "device_type", "firmware_version"],
+                include=["state", "id"],
+                name="device_exposure",
+            ),
         ]
 
     def __str__(self):

@@ -329,9 +329,9 @@ def ingest_many(batches, *, now=None):
     ``batches`` is a list of ``(device, items)``, each device at most once; returns
     ``{device pk: IngestResult}``, each exactly what ``ingest_events`` answers for that device
     alone. A bounded number of statements whatever the number of devices: one insert of every
-    valid event (``ON CONFLICT (device_id, event_id) DO NOTHING``), one last-seen update (and one
-    insert of health changes), set-wise rule evaluation; listeners are called per device, only
-    for devices with events of the kinds they asked for.
+    valid event (its key first: ``ON CONFLICT (device_id, event_id) DO NOTHING``), one last-seen
+    update (and one insert of health changes), set-wise rule evaluation; listeners are called per
+    device, only for devices with events of the kinds they asked for.
     """
     now = now or timezone.now()
     lim = limits()

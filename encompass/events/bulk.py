@@ -6,7 +6,7 @@ from typing import NamedTuple
 from django.db import connection
 
 from .choices import EventSource
-from .models import Event
+from .models import Event, EventKey
 
 
 class DeviceEventRow(NamedTuple):
@@ -20,16 +20,29 @@ class DeviceEventRow(NamedTuple):
     payload_json: str  # ``payload`` as JSON text (what PostgreSQL casts to jsonb)
 
 
+# The keys first: a key that is already there (a re-send) returns nothing and its event is not
+# inserted; the event table is partitioned by time on PostgreSQL, so it cannot hold the unique
+# key itself (encompass/events/partitions.py). ORDER BY keeps the batch's order in the ids (the
+# join does not).
 _PG_INSERT = """
+WITH t AS (
+    SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[],
+        %s::text[], %s::timestamptz[], %s::text[]) WITH ORDINALITY
+        AS t(organization_id, site_id, device_id, event_id, kind, severity, occurred_at, payload,
+            n)
+), k AS (
+    INSERT INTO events_eventkey (device_id, event_id, occurred_at)
+    SELECT device_id, event_id, occurred_at FROM t
+    ON CONFLICT (device_id, event_id) DO NOTHING
+    RETURNING device_id, event_id
+)
 INSERT INTO events_event
     (organization_id, site_id, device_id, kind, source, severity, event_id, occurred_at,
      received_at, payload)
 SELECT t.organization_id, t.site_id, t.device_id, t.kind, %s, t.severity, t.event_id,
     t.occurred_at, %s, t.payload::jsonb
-FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[],
-    %s::timestamptz[], %s::text[])
-    AS t(organization_id, site_id, device_id, event_id, kind, severity, occurred_at, payload)
-ON CONFLICT (device_id, event_id) WHERE event_id IS NOT NULL DO NOTHING
+FROM t JOIN k ON k.device_id = t.device_id AND k.event_id = t.event_id
+ORDER BY t.n
 RETURNING id, device_id, event_id
 """
 
@@ -41,8 +54,6 @@ def _insert_postgresql(pending, now):
         cursor.execute(
             _PG_INSERT,
             [
-                EventSource.DEVICE,
-                now,
                 [d.organization_id for d, _r in flat],
                 [d.site_id for d, _r in flat],
                 [d.pk for d, _r in flat],
@@ -51,6 +62,8 @@ def _insert_postgresql(pending, now):
                 [r.severity for _d, r in flat],
                 [r.occurred_at for _d, r in flat],
                 [r.payload_json for _d, r in flat],
+                EventSource.DEVICE,
+                now,
             ],
         )
         return {(device_id, event_id): pk for pk, device_id, event_id in cursor.fetchall()}
@@ -61,11 +74,20 @@ def _insert_generic(device, rows, now):
     existing = set()
     for start in range(0, len(ids), 500):
         existing |= set(
-            Event.objects.filter(device=device, event_id__in=ids[start : start + 500]).values_list(
-                "event_id", flat=True
-            )
+            EventKey.objects.filter(
+                device=device, event_id__in=ids[start : start + 500]
+            ).values_list("event_id", flat=True)
         )
     fresh = [r for r in rows if r.event_id not in existing]
+    # A key written meanwhile by another writer fails this insert (the batch's transaction rolls
+    # back) instead of storing the event twice.
+    EventKey.objects.bulk_create(
+        [
+            EventKey(device_id=device.pk, event_id=r.event_id, occurred_at=r.occurred_at)
+            for r in fresh
+        ],
+        batch_size=500,
+    )
     objs = Event.objects.bulk_create(
         [
             Event(

@@ -50,13 +50,9 @@ class Event(models.Model):
 
     class Meta:
         ordering = ["id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["device", "event_id"],
-                condition=models.Q(event_id__isnull=False),
-                name="event_id_unique_per_device",
-            ),
-        ]
+        # A device's event id is stored once: EventKey below holds the (device, event id) keys,
+        # because on PostgreSQL this table is partitioned (encompass/events/partitions.py) and a
+        # unique constraint there would have to include the partition key.
         indexes = [
             models.Index(fields=["organization", "id"]),
             models.Index(fields=["device", "kind", "-received_at"]),
@@ -66,6 +62,24 @@ class Event(models.Model):
 
     def __str__(self):
         return f"#{self.pk} {self.kind}"
+
+
+class EventKey(models.Model):
+    """The idempotency key of a device's event: ``(device, event id)`` is stored once.
+
+    Written with the event, in the same statement (devices/monitoring/ingest.py). Kept while the
+    device could still send the event: a key whose ``occurred_at`` is older than ingest's
+    acceptance window (``INGEST_MAX_AGE_SECONDS``) plus a day is pruned by the retention job,
+    because such a re-send is refused as too old before any key is looked at.
+    """
+
+    pk = models.CompositePrimaryKey("device", "event_id")
+    device = models.ForeignKey("devices.Device", on_delete=models.CASCADE, related_name="+")
+    event_id = models.CharField(max_length=64)
+    occurred_at = models.DateTimeField(db_index=True)
+
+    def __str__(self):
+        return f"{self.device_id}:{self.event_id}"
 
 
 class WorkerHeartbeat(models.Model):

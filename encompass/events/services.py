@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from .choices import EventSource, Severity
 from .groups import serialize_event
-from .models import Event
+from .models import Event, EventKey
 from .realtime import push
 
 
@@ -36,6 +36,11 @@ def record_event(
         received_at=timezone.now(),
         payload=payload or {},
     )
+    if device is not None and event_id is not None:
+        # The device's id for the event is stored once (a repeat fails here, as it always did).
+        EventKey.objects.create(
+            device=device, event_id=event_id, occurred_at=event.occurred_at or event.received_at
+        )
     data = serialize_event(event)
     transaction.on_commit(lambda: push([data]))
     return event

@@ -59,8 +59,16 @@ class WebhookDelivery(TenantModel):
     endpoint = models.ForeignKey(
         WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
     )
+    # No database constraint: the event table is partitioned on PostgreSQL and its key includes
+    # the partition key (encompass/events/partitions.py); a delivery outlives its event's
+    # retention (the payload is copied here).
     event = models.ForeignKey(
-        "events.Event", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "events.Event",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
     )
     kind = models.CharField(max_length=64)
     payload = models.JSONField()
