@@ -21,13 +21,13 @@ import pytest
 from django.db import connection
 
 from compliance.models import CheckRun
-from compliance.risk.models import Asset
 from devices.models import Tag
 from encompass.tenancy.models import Site
 from encompass.tenancy.roles import Role
 from encompass.testing.api import api_key_client
 from encompass.testing.factories import make_device_type
 from encompass.testing.servers import WebServer, database_url
+from risk.models import Asset
 
 pytestmark = pytest.mark.django_db
 
