@@ -132,7 +132,7 @@ ISO_THEMES = {"A.5": 37, "A.6": 8, "A.7": 14, "A.8": 34}
 ISO_EXPECTED_CONTROLS = 93
 
 IEC_FRS = ["FR %d" % i for i in range(1, 8)]
-IEC_REF_RE = re.compile(r"^(CR|EDR) \d\.\d{1,2}( RE\(\d\))?$")
+IEC_REF_RE = re.compile(r"^(CR|EDR|HDR|NDR|SAR) \d\.\d{1,2}( RE\(\d\))?$")
 
 
 class Problems:

@@ -210,3 +210,16 @@ def test_scorecard_and_api_show_version_and_verification_date(world, old_assessm
     assert row["framework_version"] == "2.1.1" and row["framework_verified_on"] == "2026-12-03"
     fw = api.get(f"/api/v1/compliance/frameworks/{old_assessment.framework_id}/").json()
     assert fw["verified_on"] == "2026-12-03" and "Table B.1" in fw["verification"]
+
+
+def test_reports_name_the_catalogue_verification(world, old_assessment):
+    from compliance.services.reports import export_report
+
+    body = export_report(
+        old_assessment, actor=world.a.user(Role.AUDITOR), kind="assessment", fmt="json"
+    )
+    meta = json.loads(body)["meta"]
+    assert meta["framework"] == "ETSI EN 303 645 2.1.1"
+    assert meta["framework_verified_on"] == "2026-12-03"
+    html = export_report(old_assessment, actor=world.a.user(Role.AUDITOR), kind="soa", fmt="html")
+    assert "verified 2026-12-03" in (html.decode() if isinstance(html, bytes) else html)
