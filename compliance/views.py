@@ -103,7 +103,19 @@ def scorecard_json(request):
     data = []
     for a in _assessments(request, org):
         score = compute_score(a, runs=runs)
-        data.append({"id": a.pk, "score": score.score, "counts": score.counts})
+        fw = a.framework
+        data.append(
+            {
+                "id": a.pk,
+                "score": score.score,
+                "counts": score.counts,
+                "framework": {
+                    "code": fw.code,
+                    "version": fw.version,
+                    "verified_on": fw.verified_on.isoformat() if fw.verified_on else None,
+                },
+            }
+        )
     return JsonResponse({"assessments": data})
 
 

@@ -34,6 +34,9 @@ class FrameworkSerializer(serializers.ModelSerializer):
             "publisher",
             "url",
             "description",
+            "notes",
+            "verified_on",
+            "verification",
             "loaded_at",
         ]
 
@@ -90,6 +93,9 @@ class AssessmentSerializer(TenantSerializer):
     owner = serializers.PrimaryKeyRelatedField(
         queryset=get_user_model().objects.all(), required=False, allow_null=True
     )
+    # Which edition of the catalogue the score is computed against, and when it was verified.
+    framework_version = serializers.CharField(source="framework.version", read_only=True)
+    framework_verified_on = serializers.DateField(source="framework.verified_on", read_only=True)
 
     class Meta:
         model = Assessment
@@ -97,6 +103,8 @@ class AssessmentSerializer(TenantSerializer):
             "id",
             "organization",
             "framework",
+            "framework_version",
+            "framework_verified_on",
             "name",
             "description",
             "status",

@@ -35,6 +35,16 @@ from ..services.scoring import compute_score
 from . import serializers as s
 
 
+def _framework_info(assessment):
+    fw = assessment.framework
+    return {
+        "code": fw.code,
+        "version": fw.version,
+        "data_revision": fw.data_revision,
+        "verified_on": fw.verified_on.isoformat() if fw.verified_on else None,
+    }
+
+
 class InOrder(CursorPagination):
     """Catalogue rows and results are created in document order: list them that way."""
 
@@ -163,7 +173,9 @@ class AssessmentViewSet(TenantViewSet):
                 pk=request.query_params["site"],
                 organization=assessment.organization,
             )
-        return Response(compute_score(assessment, site).as_dict())
+        return Response(
+            {**compute_score(assessment, site).as_dict(), "framework": _framework_info(assessment)}
+        )
 
     @action(detail=True, methods=["get"])
     def export(self, request, pk=None):

@@ -96,6 +96,14 @@ class Check:
 
 _registry: dict[str, Check] = {}
 
+EN_18031_PARTS = ("en-18031-1", "en-18031-2", "en-18031-3")
+
+
+def en_18031(*refs, parts=EN_18031_PARTS):
+    """The ``maps`` entries for EN 18031 requirements that are in every listed part."""
+    return {part: list(refs) for part in parts}
+
+
 SUBJECT_MODULES = ("credentials", "certificates", "firmware", "fleet", "governance")
 
 

@@ -3,7 +3,7 @@
 platform, using the organization's identity policy); without the identity app they report
 "not applicable"."""
 
-from . import CheckOutcome, outcome_from_devices, register
+from . import CheckOutcome, en_18031, outcome_from_devices, register
 
 NOT_INSTALLED = "identity not installed (no device certificates to check)"
 
@@ -67,6 +67,7 @@ def _valid_count(organization, now):
     "No certificate or key shared between devices",
     maps={
         "etsi-en-303-645": ["5.4-4", "5.5-8"],
+        **en_18031("CCK-3"),
         "nist-csf": ["PR.AA-01"],
         "iec-62443-4-2": ["CR 1.9", "CR 1.5"],
         "iso-27001-annex-a": ["A.8.24"],
@@ -94,6 +95,7 @@ def no_shared_keys(organization, *, now):
     "Device keys meet the identity policy's minimum strength",
     maps={
         "etsi-en-303-645": ["5.5-1", "5.1-3"],
+        **en_18031("CCK-1", "CRY-1"),
         "nist-csf": ["PR.DS-02"],
         "iec-62443-4-2": ["CR 4.3", "CR 1.9"],
         "iso-27001-annex-a": ["A.8.24"],
@@ -118,6 +120,7 @@ def key_strength(organization, *, now):
     "Certificates current: none expiring, expired or older than the policy",
     maps={
         "etsi-en-303-645": ["5.5-8"],
+        **en_18031("AUM-3"),
         "nist-csf": ["PR.AA-01"],
         "iec-62443-4-2": ["CR 1.8"],
         "iso-27001-annex-a": ["A.8.24"],

@@ -6,7 +6,7 @@ from django.db.models.functions import Cast, Concat
 from devices.choices import ACTIVE_STATES, LifecycleState
 from devices.models import Device
 
-from . import outcome_from_devices, reason_case, register
+from . import en_18031, outcome_from_devices, reason_case, register
 from .certificates import certificates_model
 
 # Retiring devices count too: their credentials must be gone before they leave service.
@@ -22,6 +22,7 @@ RETIRED_STATES = (
     "Every device in service has its own credential",
     maps={
         "etsi-en-303-645": ["5.1-1", "5.1-2", "5.4-4"],
+        **en_18031("AUM-2-1", "AUM-5-1", "CCK-3"),
         "nist-csf": ["PR.AA-01"],
         "iec-62443-4-2": ["CR 1.5", "CR 1.2"],
         "iso-27001-annex-a": ["A.5.17"],
@@ -71,6 +72,7 @@ def unique_device_credentials(organization, *, now):
     "No retired device keeps a valid credential",
     maps={
         "etsi-en-303-645": ["5.5-8"],
+        **en_18031("AUM-3"),
         "nist-csf": ["PR.AA-01", "PR.PS-03"],
         "iec-62443-4-2": ["CR 1.4", "CR 1.5"],
         "iso-27001-annex-a": ["A.5.18", "A.7.14"],

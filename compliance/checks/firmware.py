@@ -8,7 +8,7 @@ from django.db.models.functions import Cast, Coalesce, Concat, NullIf
 from devices.choices import ACTIVE_STATES
 from devices.models import Device
 
-from . import CheckOutcome, any_of, outcome_from_devices, reason_case, register
+from . import CheckOutcome, any_of, en_18031, outcome_from_devices, reason_case, register
 
 
 def _releases():
@@ -25,6 +25,7 @@ def _releases():
     "Devices run the latest approved security version",
     maps={
         "etsi-en-303-645": ["5.3-8", "5.3-2"],
+        **en_18031("GEC-1", "SUM-3"),
         "nist-csf": ["PR.PS-02", "ID.RA-01"],
         "iec-62443-4-2": ["EDR 3.10"],
         "iso-27001-annex-a": ["A.8.8", "A.8.19"],
@@ -82,6 +83,7 @@ def firmware_current(organization, *, now):
     "Devices run signed, approved firmware",
     maps={
         "etsi-en-303-645": ["5.3-10", "5.7-1"],
+        **en_18031("SUM-2", "GEC-8"),
         "nist-csf": ["PR.PS-02"],
         "iec-62443-4-2": ["CR 3.4"],
         "iso-27001-annex-a": ["A.8.19"],
@@ -144,6 +146,7 @@ REASON_IDENTIFIERS = 10
     "No device runs firmware with an open known vulnerability",
     maps={
         "etsi-en-303-645": ["5.2-3", "5.3-8"],
+        **en_18031("GEC-1"),
         "nist-csf": ["ID.RA-01"],
         "iec-62443-4-2": ["EDR 3.10"],
         "iso-27001-annex-a": ["A.8.8"],

@@ -7,7 +7,7 @@ from django.db.models import Q
 from devices.choices import ACTIVE_STATES, LifecycleState
 from devices.models import Device, DeviceType
 
-from . import any_of, outcome_from_devices, reason_case, register, setting
+from . import any_of, en_18031, outcome_from_devices, reason_case, register, setting
 
 
 def active_devices(organization):
@@ -19,6 +19,7 @@ def active_devices(organization):
     "No device in service past its support period",
     maps={
         "etsi-en-303-645": ["5.3-13", "5.3-8"],
+        **en_18031("GEC-1"),
         "nist-csf": ["ID.AM-08", "PR.PS-03"],
         "iec-62443-4-2": ["EDR 3.10"],
         "iso-27001-annex-a": ["A.8.8"],
@@ -50,6 +51,7 @@ def support_period_ended(organization, *, now):
     "No deployed device silent beyond its heartbeat",
     maps={
         "etsi-en-303-645": ["5.10-1"],
+        **en_18031("RLM-1", parts=("en-18031-1",)),
         "nist-csf": ["DE.CM-09"],
         "iec-62443-4-2": ["CR 6.2"],
         "iso-27001-annex-a": ["A.8.16"],

@@ -9,6 +9,7 @@ Exits 0 when every file is valid, 1 (with one message per problem) otherwise.
 """
 
 # ruff: noqa: UP031, E501  (a standalone, stdlib-only checker kept in its original style)
+import datetime
 import json
 import os
 import re
@@ -22,6 +23,9 @@ FRAMEWORK_FILES = {
     "nist-csf": "nist-csf-2.0.json",
     "iec-62443-4-2": "iec-62443-4-2.json",
     "iso-27001-annex-a": "iso-27001-2022-annex-a.json",
+    "en-18031-1": "en-18031-1.json",
+    "en-18031-2": "en-18031-2.json",
+    "en-18031-3": "en-18031-3.json",
 }
 MAPPINGS_FILE = "mappings.json"
 
@@ -54,7 +58,24 @@ EXPECTED_VERSIONS = {
     "nist-csf": "2.0",
     "iec-62443-4-2": "2019",
     "iso-27001-annex-a": "2022",
+    "en-18031-1": "2024",
+    "en-18031-2": "2024",
+    "en-18031-3": "2024",
 }
+# Optional in any file; every file shipped in this folder must state them (``strict``).
+PROVENANCE_FIELDS = {"verified_on": str, "verification": str}
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+# EN 18031-1/-2/-3:2024: requirements per security mechanism, as listed by identifier in the
+# Zephyr Project's EN 18031 page (doc/security/standards/en-18031.rst); which mechanisms each part
+# uses is in the same page. ACM-3..ACM-6 (toys, childcare) are part 2 only.
+EN18031_SHARED = {"ACM": 2, "AUM": 9, "SUM": 3, "SSM": 3, "SCM": 4, "CCK": 3, "GEC": 8, "CRY": 1}
+EN18031_EXPECTED = {
+    "en-18031-1": dict(EN18031_SHARED, RLM=1, NMM=1, TCM=1),
+    "en-18031-2": dict(EN18031_SHARED, ACM=6, LGM=4, DLM=1, UNM=2),
+    "en-18031-3": dict(EN18031_SHARED, LGM=4),
+}
+EN18031_REF_RE = re.compile(r"^[A-Z]{3}-\d+(-\d+)?$")
 
 # ETSI EN 303 645 V2.1.1: provisions per clause as (mandatory, recommended).
 # Derived from clauses 5.1-5.13 and 6 of V2.1.1 (no lettered identifiers exist in V2.1.1).
@@ -111,7 +132,7 @@ ISO_THEMES = {"A.5": 37, "A.6": 8, "A.7": 14, "A.8": 34}
 ISO_EXPECTED_CONTROLS = 93
 
 IEC_FRS = ["FR %d" % i for i in range(1, 8)]
-IEC_REF_RE = re.compile(r"^(CR|EDR) \d\.\d{1,2}( RE\(\d\))?$")
+IEC_REF_RE = re.compile(r"^(CR|EDR|HDR|NDR|SAR) \d\.\d{1,2}( RE\(\d\))?$")
 
 
 class Problems:
@@ -141,12 +162,14 @@ def load(path, problems):
     return None
 
 
-def check_framework(code, data, fname, problems, strict=True):
+def check_framework(code, data, fname, problems, strict=True, require_provenance=None):
     """Generic schema checks; returns {ref: requirement} for the file.
 
     ``strict`` also pins the edition shipped in this folder (``EXPECTED_VERSIONS``); the loader
     passes ``strict=False`` so a new edition file (e.g. ETSI EN 303 645 V3.x) can be loaded.
     """
+    if require_provenance is None:
+        require_provenance = strict
     check_fields(data, TOP_LEVEL_FIELDS, fname, problems)
     if data.get("code") != code:
         problems.add(fname, "code is {!r}, expected {!r}".format(data.get("code"), code))
@@ -155,6 +178,18 @@ def check_framework(code, data, fname, problems, strict=True):
             fname,
             "version is {!r}, expected {!r}".format(data.get("version"), EXPECTED_VERSIONS[code]),
         )
+    for name, typ in PROVENANCE_FIELDS.items():
+        if name in data and not isinstance(data[name], typ):
+            problems.add(fname, f"field {name!r} should be {typ.__name__}")
+        elif require_provenance and not (isinstance(data.get(name), str) and data[name].strip()):
+            problems.add(fname, f"missing field {name!r} (shipped catalogues state their check)")
+    if isinstance(data.get("verified_on"), str) and data["verified_on"]:
+        try:
+            if not DATE_RE.match(data["verified_on"]):
+                raise ValueError
+            datetime.date.fromisoformat(data["verified_on"])
+        except ValueError:
+            problems.add(fname, "verified_on must be a date YYYY-MM-DD")
     rev = data.get("data_revision")
     if isinstance(rev, int) and rev < 1:
         problems.add(fname, "data_revision must be >= 1")
@@ -191,6 +226,11 @@ def check_framework(code, data, fname, problems, strict=True):
                 sl = req.get("security_level")
                 if not isinstance(sl, int) or isinstance(sl, bool) or not 1 <= sl <= 4:
                     problems.add(where, "security_level must be an integer 1-4")
+        sup = req.get("supersedes")
+        if sup is not None and not (
+            isinstance(sup, list) and all(isinstance(x, str) and x.strip() for x in sup)
+        ):
+            problems.add(where, "supersedes must be a list of refs of the previous version")
         if isinstance(req.get("title"), str) and not req["title"].strip():
             problems.add(where, "title is empty")
         order = req.get("order")
@@ -347,7 +387,33 @@ def check_iec(by_ref, fname, problems):
                 problems.add(fname, f"{ref} should have parent {fr}")
 
 
+def check_en18031(by_ref, fname, problems, code=None):
+    expected = EN18031_EXPECTED[code]
+    got = Counter()
+    for ref, req in assessable(by_ref).items():
+        if not EN18031_REF_RE.match(ref):
+            problems.add(fname, f"unexpected requirement identifier {ref!r}")
+        mech = ref.split("-")[0]
+        if req.get("parent") != mech:
+            problems.add(fname, f"{ref} should have parent {mech}")
+        if req.get("obligation") != "mandatory":
+            problems.add(fname, f"{ref}: every EN 18031 requirement is mandatory")
+        got[mech] += 1
+    for mech in expected:
+        node = by_ref.get(mech)
+        if node is None or node.get("assessable") is not False:
+            problems.add(fname, f"mechanism group {mech} missing or not a group")
+    if dict(got) != expected:
+        problems.add(
+            fname,
+            f"requirements per mechanism {dict(sorted(got.items()))}, expected {dict(sorted(expected.items()))}",
+        )
+
+
 SPECIFIC = {
+    "en-18031-1": lambda b, f, p: check_en18031(b, f, p, "en-18031-1"),
+    "en-18031-2": lambda b, f, p: check_en18031(b, f, p, "en-18031-2"),
+    "en-18031-3": lambda b, f, p: check_en18031(b, f, p, "en-18031-3"),
     "etsi-en-303-645": check_etsi,
     "nist-csf": check_csf,
     "iso-27001-annex-a": check_iso,

@@ -36,6 +36,9 @@ class Framework(models.Model):
     url = models.URLField(max_length=500, blank=True)
     description = models.TextField(blank=True)
     notes = models.TextField(blank=True)
+    # When and how the catalogue file was last checked against the published standard.
+    verified_on = models.DateField(null=True, blank=True)
+    verification = models.TextField(blank=True)
     source_file = models.CharField(max_length=200, blank=True)
     loaded_at = models.DateTimeField()
 
@@ -71,6 +74,9 @@ class Requirement(models.Model):
     condition = models.TextField(blank=True)
     guidance = models.TextField(blank=True)
     security_level = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Refs of the previous version of the framework this requirement replaces (a split or a
+    # renumbering); read when assessments are migrated to this version.
+    supersedes = models.JSONField(default=list, blank=True)
     # Set when a newer data revision no longer lists the requirement (rows are never deleted).
     withdrawn_in_revision = models.PositiveIntegerField(null=True, blank=True)
 

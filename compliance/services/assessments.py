@@ -208,7 +208,7 @@ def set_result(result, *, actor, result_value, notes=None, justification=None, o
         locked.owner = owner
     if result_value == Result.NOT_APPLICABLE and not locked.justification:
         raise ValidationError(
-            {"justification": "Say why the requirement does not apply (ETSI EN 303 645 5.0-1)."}
+            {"justification": "Say why the requirement does not apply (EN 303 645 asks for it)."}
         )
     overriding = locked.suggested_result and result_value != locked.suggested_result
     if overriding and not locked.justification:

@@ -13,6 +13,7 @@ Mappings (``mappings.json``) are then synchronised against the loaded requiremen
 """
 
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from django.db import transaction
@@ -26,7 +27,7 @@ from ..models import Framework, Requirement, RequirementMapping
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "frameworks"
 MAPPINGS_FILE = checker.MAPPINGS_FILE
-FRAMEWORK_FIELDS = ("name", "publisher", "url", "description", "notes")
+FRAMEWORK_FIELDS = ("name", "publisher", "url", "description", "notes", "verification")
 REQUIREMENT_DEFAULTS = {
     "title": "",
     "assessable": False,
@@ -91,9 +92,11 @@ def validate_files(paths, mappings_path=None):
             problems.add(path.name, "top level must be an object with a string 'code'")
             continue
         code = data["code"]
-        by_ref = checker.check_framework(code, data, path.name, problems, strict=False)
-        specific = checker.SPECIFIC.get(code)
         shipped = path.resolve().parent == DATA_DIR
+        by_ref = checker.check_framework(
+            code, data, path.name, problems, strict=False, require_provenance=shipped
+        )
+        specific = checker.SPECIFIC.get(code)
         if (
             specific is not None
             and shipped
@@ -135,6 +138,9 @@ def _apply_framework(data, path, report, now):
         return None
     created = framework is None
     values = {name: data.get(name, "") for name in FRAMEWORK_FIELDS}
+    values["verified_on"] = (
+        date.fromisoformat(data["verified_on"]) if data.get("verified_on") else None
+    )
     if created:
         framework = Framework.objects.create(
             code=code,
@@ -159,6 +165,7 @@ def _apply_framework(data, path, report, now):
         fields = {name: item.get(name, default) for name, default in REQUIREMENT_DEFAULTS.items()}
         fields["obligation"] = item.get("obligation", "") if item["assessable"] else ""
         fields["security_level"] = item.get("security_level")
+        fields["supersedes"] = list(item.get("supersedes") or [])
         fields["depth"] = depth[item["ref"]]
         fields["withdrawn_in_revision"] = None
         row = existing.get(item["ref"])

@@ -118,6 +118,11 @@ def render_report(assessment, kind, fmt, rows=None):
         "assessment": assessment.name,
         "framework": f"{assessment.framework.name} {assessment.framework.version}",
         "framework_revision": assessment.framework.data_revision,
+        "framework_verified_on": (
+            assessment.framework.verified_on.isoformat()
+            if assessment.framework.verified_on
+            else None
+        ),
         "status": assessment.status,
         "generated_at": timezone.now().isoformat(timespec="seconds"),
         "report": ReportKind(kind).label,

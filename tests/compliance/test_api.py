@@ -125,6 +125,9 @@ def test_catalogue_is_readable_by_every_member_and_nobody_else(world):
         "nist-csf",
         "iec-62443-4-2",
         "iso-27001-annex-a",
+        "en-18031-1",
+        "en-18031-2",
+        "en-18031-3",
     }
     assert client_for(world.outsider).get(url).json() == []
     reqs = client_for(world.b.user(Role.AUDITOR)).get(

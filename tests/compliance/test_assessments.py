@@ -163,6 +163,7 @@ def test_check_run_is_stored_as_evidence_on_every_mapped_framework(world, fleet,
         ("nist-csf", "DE.CM-09"),
         ("iec-62443-4-2", "CR 6.2"),
         ("iso-27001-annex-a", "A.8.16"),
+        ("en-18031-1", "RLM-1"),
     }
     assert evidence.valid_until > timezone.now()
     assert AuditEntry.objects.filter(action="compliance.checks.run").exists()
