@@ -5,7 +5,7 @@ from collections import defaultdict
 from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.db.models import Count, F, Max
+from django.db.models import Case, Count, F, IntegerField, Max, Value, When
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -18,12 +18,16 @@ from encompass.events.models import Event
 from encompass.events.realtime import serialize_event
 from encompass.exceptions import NotPermitted, ValidationError
 from encompass.tenancy.access import may
-from encompass.web.mixins import TenantDetailView, TenantListView
+from encompass.web.mixins import TenantDetailView
+from encompass.web.permits import permits
+from encompass.web.tables import FilteredTableView
 from encompass.web.tenant import current_organization
 
 from . import services
-from .choices import SEVERITY_COLOURS, AlertStatus
+from .choices import SEVERITY_COLOURS, SEVERITY_RANK, AlertStatus
+from .filters import AlertListFilter
 from .models import Alert, MetricBaseline
+from .tables import AlertTable
 
 FEED_SIZE = 50
 CHART_POINTS = 300
@@ -169,34 +173,103 @@ def counts(request):
     return JsonResponse({**fleet_counts(request.user, org), "alerts": open_alerts})
 
 
-class AlertListView(TenantListView):
-    model = Alert
-    template_name = "monitoring/alerts.html"
-    context_object_name = "alerts"
+class AlertListView(FilteredTableView):
+    """Alerts: filter by status, severity, site and device; sort any column; keyset pages;
+    acknowledge or resolve many at once (each through its service)."""
 
-    def get_queryset(self):
-        qs = super().get_queryset().select_related("device", "site")
-        status = self.request.GET.get("status", "open")
-        if status == "open":
-            qs = qs.exclude(status=AlertStatus.RESOLVED)
-        elif status in AlertStatus.values:
-            qs = qs.filter(status=status)
-        return qs
+    model = Alert
+    table_class = AlertTable
+    filterset_class = AlertListFilter
+    template_name = "monitoring/alerts.html"
+
+    def decorate_queryset(self, qs):
+        rank = Case(
+            *(When(severity=k, then=Value(v)) for k, v in SEVERITY_RANK.items()),
+            default=Value(0),
+            output_field=IntegerField(),
+        )
+        return qs.select_related("device", "site").annotate(severity_rank=rank)
+
+    def filterset_kwargs(self):
+        return {"organization": self.organization}
+
+    def prepare_rows(self, rows):
+        info = escalation(self.request.user, rows)
+        user = self.request.user
+        self.bulk_verbs = set()
+        for alert in rows:
+            alert.escalation = info[alert.pk]
+            verbs = {
+                verb
+                for verb, state_ok in (
+                    ("acknowledge", alert.status == AlertStatus.OPEN),
+                    ("resolve", alert.status != AlertStatus.RESOLVED),
+                )
+                if state_ok and permits(user, verb, alert)
+            }
+            alert.bulk_allowed = bool(verbs)
+            self.bulk_verbs |= verbs
+
+    def excluded_columns(self):
+        return () if getattr(self, "bulk_verbs", None) else ("select",)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["status"] = self.request.GET.get("status", "open")
-        context["statuses"] = [
-            ("open", "Open and acknowledged"),
-            *AlertStatus.choices,
-            ("all", "All"),
-        ]
-        alerts = context["alerts"]
-        info = escalation(self.request.user, alerts)
-        for alert in alerts:
-            alert.escalation = info[alert.pk]
         context["escalate_url"] = escalate_url()
+        context["bulk_verbs"] = sorted(self.bulk_verbs)
         return context
+
+
+BULK_LIMIT = 500
+
+
+@require_POST
+def alert_bulk(request):
+    """Acknowledge or resolve the chosen alerts, each through its service (its own permission
+    check, lock, audit entry and event); says how many were done and why the others were not."""
+    if not request.user.is_authenticated:
+        return redirect("web:login")
+    verb = request.POST.get("verb")
+    back = request.POST.get("next") or reverse("monitoring_ui:alerts")
+    if not back.startswith("/"):
+        back = reverse("monitoring_ui:alerts")
+    ids = [i for i in request.POST.getlist("ids") if i.isdigit()]
+    if verb not in ("acknowledge", "resolve"):
+        messages.error(request, "Choose what to do with the selected alerts.")
+        return redirect(back)
+    if not ids:
+        messages.error(request, "Select at least one alert.")
+        return redirect(back)
+    if len(ids) > BULK_LIMIT:
+        messages.error(request, f"At most {BULK_LIMIT} alerts at once.")
+        return redirect(back)
+    resolution = (request.POST.get("resolution") or "").strip()
+    if verb == "resolve" and not resolution:
+        messages.error(request, "Say how the selected alerts were resolved.")
+        return redirect(back)
+    alerts = Alert.objects.restrict(request.user, "view").filter(pk__in=ids).order_by("pk")
+    done, refused = 0, []
+    for alert in alerts:
+        try:
+            if verb == "acknowledge":
+                services.acknowledge_alert(alert, actor=request.user)
+            else:
+                services.resolve_alert(alert, actor=request.user, resolution=resolution)
+            done += 1
+        except (ValidationError, NotPermitted) as exc:
+            text = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            refused.append(f"{alert.title}: {text}")
+    missing = len(set(ids)) - done - len(refused)
+    past = "Acknowledged" if verb == "acknowledge" else "Resolved"
+    if done:
+        messages.success(request, f"{past} {done} alert{'s' if done != 1 else ''}.")
+    for line in refused[:10]:
+        messages.error(request, line)
+    if len(refused) > 10:
+        messages.error(request, f"… and {len(refused) - 10} more refused.")
+    if missing > 0:
+        messages.error(request, f"{missing} selected alert(s) not found.")
+    return redirect(back)
 
 
 @require_POST
