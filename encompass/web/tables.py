@@ -89,17 +89,17 @@ def _field_along(model, path):
 
 class KeysetPage:
     """One page of ``queryset`` ordered by ``keys`` (``[(path, descending)]``, ending with the
-    primary key), starting after ``cursor``. Nulls sort last in both directions."""
+    primary key), starting after ``cursor``.
+
+    Nulls sort as PostgreSQL sorts them by default (as if larger than every value: last going up,
+    first going down), so a sort on an indexed column is served by that index in either direction.
+    """
 
     def __init__(self, queryset, keys, cursor=None, size=PAGE_SIZE):
         self.keys = keys
         self.size = size
         qs = queryset.annotate(**{f"_k{i}": F(path) for i, (path, _) in enumerate(keys)})
-        ordering = [
-            F(path).desc(nulls_last=True) if desc else F(path).asc(nulls_last=True)
-            for path, desc in keys
-        ]
-        qs = qs.order_by(*ordering)
+        qs = qs.order_by(*[F(path).desc() if desc else F(path).asc() for path, desc in keys])
         if cursor is not None:
             qs = qs.filter(self._after(cursor))
         rows = list(qs[: size + 1])
@@ -107,17 +107,18 @@ class KeysetPage:
         self.rows = rows[:size]
 
     def _after(self, values):
-        q = Q(pk__in=[])
-        equal = Q()
+        nothing = Q(pk__in=[])
+        q, equal = nothing, Q()
         for (path, desc), value in zip(self.keys, values, strict=True):
-            if value is None:
-                # Nulls are last: after a null only nulls, compared on the next keys.
-                step = Q(pk__in=[])
-                same = Q(**{f"{path}__isnull": True})
+            null = Q(**{f"{path}__isnull": True})
+            if value is None:  # null is the largest value
+                step = ~null if desc else nothing
+                same = null
+            elif desc:
+                step = Q(**{f"{path}__lt": value})
+                same = Q(**{path: value})
             else:
-                step = Q(**{f"{path}__{'lt' if desc else 'gt'}": value}) | Q(
-                    **{f"{path}__isnull": True}
-                )
+                step = Q(**{f"{path}__gt": value}) | null
                 same = Q(**{path: value})
             q |= equal & step
             equal &= same
@@ -174,7 +175,7 @@ class FilteredTableView(TenantMixin, generic.TemplateView):
     page_size = PAGE_SIZE
     sort_field = "sort"
     cursor_field = "after"
-    count_cap = CappedPaginator.cap
+    count_cap = None  # None: CappedPaginator.cap
 
     def base_queryset(self):
         qs = self.model._default_manager.all()
@@ -248,7 +249,8 @@ class FilteredTableView(TenantMixin, generic.TemplateView):
         qs = self.filtered_queryset()
         page = KeysetPage(qs, keys, cursor, self.page_size)
         self.prepare_rows(page.rows)
-        found = qs.order_by()[: self.count_cap + 1].count()  # bounded, as CappedPaginator
+        cap = self.count_cap or CappedPaginator.cap
+        found = qs.order_by()[: cap + 1].count()  # bounded, as CappedPaginator
         context.update(
             table=self.get_table(page.rows),
             filter=self.filterset,
@@ -257,8 +259,8 @@ class FilteredTableView(TenantMixin, generic.TemplateView):
             not_first_page=cursor is not None,
             cursor_field=self.cursor_field,
             sort_field=self.sort_field,
-            count=min(found, self.count_cap),
-            count_capped=found > self.count_cap,
+            count=min(found, cap),
+            count_capped=found > cap,
             rows=page.rows,
         )
         return context
