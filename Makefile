@@ -51,9 +51,9 @@ $(STAMP): pyproject.toml
 
 run: venv
 	$(EMBEDDED) $(PY) manage.py migrate --noinput
-	$(EMBEDDED) $(PY) manage.py seed_demo --credentials-file $(CREDENTIALS)
+	$(EMBEDDED) ENCOMPASS_PORT=$(PORT) $(PY) manage.py seed_demo --credentials-file $(CREDENTIALS)
 	$(EMBEDDED) $(PY) manage.py sync_schedules
-	@$(EMBEDDED) PY=$(PY) PORT=$(PORT) CREDENTIALS=$(CREDENTIALS) VAR_DIR=$(VAR_DIR) bash -c '\
+	@$(EMBEDDED) ENCOMPASS_PORT=$(PORT) PY=$(PY) PORT=$(PORT) CREDENTIALS=$(CREDENTIALS) VAR_DIR=$(VAR_DIR) bash -c '\
 	  set -u; pids=(); \
 	  stop() { trap - INT TERM EXIT; echo; echo "Stopping Encompass ..."; \
 	           kill "$${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }; \

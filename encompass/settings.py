@@ -410,7 +410,12 @@ ENCOMPASS = {
     "TOTP_COOLOFF_MINUTES": int(os.environ.get("ENCOMPASS_TOTP_COOLOFF_MINUTES", "15")),
     # Days a membership invitation stays open for the invited user to accept.
     "INVITATION_DAYS": int(os.environ.get("ENCOMPASS_INVITATION_DAYS", "14")),
-    "PUBLIC_BASE_URL": os.environ.get("ENCOMPASS_PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
+    # Where devices and people reach this deployment (CRL, CA and OCSP links, e-mails). The
+    # default follows ENCOMPASS_PORT, the port `make run` serves on.
+    "PUBLIC_BASE_URL": os.environ.get(
+        "ENCOMPASS_PUBLIC_BASE_URL",
+        f"http://127.0.0.1:{os.environ.get('ENCOMPASS_PORT', '8000')}",
+    ),
     # Where CA keys live: "software" (AES-GCM under the KEK, the default), "pkcs11" (an HSM
     # token, docs/identity.md), or a dotted path to a KeyStore class.
     "KEY_STORE": os.environ.get("ENCOMPASS_KEY_STORE", "software"),

@@ -91,3 +91,10 @@ def test_demo_seed(world, sensor):
     assert FirmwareRelease.objects.filter(status="approved").count() == 4
     statuses = sorted(Rollout.objects.values_list("status", flat=True))
     assert statuses == ["completed", "draft", "running"]
+
+
+def test_rollout_settings_are_words_not_a_python_dict(world, rollout):
+    page = login(world.a.user(Role.AUDITOR)).get(f"/firmware/rollouts/{rollout.pk}/")
+    html = page.content.decode()
+    assert "2 waves, cumulative: 1 device, then all" in html
+    assert "{&#x27;count&#x27;" not in html and "{'count'" not in html and "[{" not in html
