@@ -1,14 +1,18 @@
 """The live web UI: fleet dashboard, alerts, and a device's live telemetry."""
 
+import datetime
 from collections import defaultdict
 
 from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db.models import Case, Count, F, IntegerField, Max, Value, When
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import TruncMinute
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.utils import timezone
 from django.views import generic
 from django.views.decorators.http import require_POST
 
@@ -24,7 +28,7 @@ from encompass.web.tables import FilteredTableView
 from encompass.web.tenant import current_organization
 
 from . import services
-from .choices import SEVERITY_COLOURS, SEVERITY_RANK, AlertStatus
+from .choices import SEVERITY_COLOURS, SEVERITY_RANK, AlertSeverity, AlertStatus
 from .filters import AlertListFilter
 from .models import Alert, MetricBaseline
 from .tables import AlertTable
@@ -59,6 +63,97 @@ def fleet_counts(user, organization):
         ],
         "total": sum(by_state.values()),
     }
+
+
+HISTORY_MINUTES = 60
+HISTORY_KINDS = 6
+
+
+def fleet_history(user, organization, now=None, minutes=HISTORY_MINUTES):
+    """The dashboard charts' past: events per minute by kind, devices online/late/offline per
+    minute (walked back from today's counts through ``device.health_changed`` events), and open
+    alerts by severity. Three aggregate queries over the last ``minutes``, whatever the fleet."""
+    now = now or timezone.now()
+    start = (now - datetime.timedelta(minutes=minutes - 1)).replace(second=0, microsecond=0)
+    recent = _visible_events(user, organization).filter(received_at__gte=start)
+    per_minute = (
+        recent.annotate(minute=TruncMinute("received_at"))
+        .values_list("minute", "kind")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    totals, buckets = defaultdict(int), defaultdict(dict)
+    for minute, kind, n in per_minute:
+        totals[kind] += n
+        buckets[kind][minute.isoformat()] = n
+    top = sorted(totals, key=lambda k: (-totals[k], k))[:HISTORY_KINDS]
+    events = {kind: buckets[kind] for kind in top}
+    other = defaultdict(int)
+    for kind, by_minute in buckets.items():
+        if kind not in events:
+            for minute, n in by_minute.items():
+                other[minute] += n
+    if other:
+        events["other"] = dict(other)
+
+    # Health: today's counts, then undo each minute's changes going back.
+    current = {h["value"]: h["count"] for h in fleet_counts(user, organization)["health"]}
+    changes = (
+        recent.filter(kind="device.health_changed")
+        .annotate(
+            minute=TruncMinute("received_at"),
+            frm=KeyTextTransform("from", "payload"),
+            to=KeyTextTransform("to", "payload"),
+        )
+        .values_list("minute", "frm", "to")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    delta = defaultdict(lambda: defaultdict(int))
+    for minute, frm, to, n in changes:
+        delta[minute][frm] -= n
+        delta[minute][to] += n
+    shown = (Health.ONLINE, Health.LATE, Health.OFFLINE)
+    health, counts = [], dict(current)
+    for i in range(minutes):
+        minute = start + datetime.timedelta(minutes=minutes - 1 - i)
+        health.append([minute.isoformat(), *(max(0, counts.get(h, 0)) for h in shown)])
+        for h, d in delta.get(minute, {}).items():
+            counts[h] = counts.get(h, 0) - d  # before this minute's changes
+    health.reverse()
+
+    open_alerts = open_alerts_by_severity(user, organization)
+    return {
+        "start": start.isoformat(),
+        "minutes": minutes,
+        "events": events,
+        "health": {
+            "series": [h.value for h in shown],
+            "labels": [h.label for h in shown],
+            "colours": [HEALTH_COLOURS[h] for h in shown],
+            "points": health,
+        },
+        "alerts": [
+            {
+                "severity": s.value,
+                "label": s.label,
+                "count": open_alerts.get(s.value, 0),
+                "colour": SEVERITY_COLOURS[s],
+            }
+            for s in reversed(AlertSeverity)
+        ],
+    }
+
+
+def open_alerts_by_severity(user, organization):
+    return dict(
+        Alert.objects.restrict(user, "view")
+        .filter(organization=organization)
+        .exclude(status=AlertStatus.RESOLVED)
+        .values_list("severity")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
 
 
 def _visible_events(user, organization):
@@ -100,6 +195,7 @@ class DashboardView(LoginRequiredMixin, generic.TemplateView):
                 "escalateUrl": escalate_url(),
                 "canEscalate": may(user, Alert, "escalate", org) and escalate_url() is not None,
                 "severityColours": {str(k): v for k, v in SEVERITY_COLOURS.items()},
+                "history": fleet_history(user, org),
             },
         )
         return context
@@ -170,7 +266,13 @@ def counts(request):
     )
     escalated = escalation(request.user, alerts)
     open_alerts = [_alert_json(a, escalated[a.pk]) for a in alerts]
-    return JsonResponse({**fleet_counts(request.user, org), "alerts": open_alerts})
+    return JsonResponse(
+        {
+            **fleet_counts(request.user, org),
+            "alerts": open_alerts,
+            "alerts_by_severity": open_alerts_by_severity(request.user, org),
+        }
+    )
 
 
 class AlertListView(FilteredTableView):
