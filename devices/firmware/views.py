@@ -15,7 +15,7 @@ from . import services
 from .choices import RELEASE_COLOURS, ROLLOUT_COLOURS, UPDATE_COLOURS
 from .forms import UploadForm
 from .models import DeviceUpdate, FirmwareRelease, Rollout
-from .services.progress import progress
+from .services.progress import progress, progress_timeline
 
 
 class ReleaseListView(TenantListView):
@@ -138,6 +138,7 @@ class RolloutDetailView(TenantDetailView):
         context = super().get_context_data(**kwargs)
         context["waves"] = progress(self.object)
         context["wave_plan"] = describe_waves(self.object.waves)
+        context["timeline"] = progress_timeline(self.object)
         context["colours"] = ROLLOUT_COLOURS
         context["update_colours"] = UPDATE_COLOURS
         context["recent"] = (
@@ -163,6 +164,7 @@ class RolloutProgressView(TenantMixin, View):
                 "status_label": rollout.get_status_display(),
                 "reason": rollout.status_reason,
                 "waves": progress(rollout),
+                "timeline": progress_timeline(rollout),
             }
         )
 

@@ -230,10 +230,15 @@ class FilteredTableView(TenantMixin, generic.TemplateView):
         if requested:
             probe.order_by = requested
             order = probe.order_by or order
+        # order_by=() keeps the rows as the database sorted them (a table sorts a list in
+        # Python otherwise); the sort is then shown in the headers.
         table = self.table_class(
-            list(rows), order_by_field=self.sort_field, exclude=self.excluded_columns()
+            list(rows),
+            order_by=(),
+            order_by_field=self.sort_field,
+            exclude=self.excluded_columns(),
         )
-        table._order_by = order  # the rows are sorted by the database; show it, don't re-sort
+        table._order_by = order
         return table
 
     def get_context_data(self, **kwargs):

@@ -3,7 +3,7 @@
  * severity) that keep up with the websocket.
  *
  * The feed is for reading: rows are shown at most ROWS_PER_SECOND (the demo alone sends ~27
- * events a second); the rest are counted, not shown, and "Pause" holds the table still. The
+ * events a second), the backlog beyond ten seconds' worth is counted, not shown, and "Pause" holds the table still. The
  * counters (the "new" count, the fleet counts, the charts) take every event, shown or not. */
 (function () {
   "use strict";
@@ -12,7 +12,7 @@
   var alertsBody = document.getElementById("open-alerts");
   var statusBadge = document.getElementById("live-status");
   var FEED_MAX = 60;
-  var ROWS_PER_SECOND = 2;
+  var ROWS_PER_SECOND = 4;
   var QUEUE_MAX = 200;  // beyond this, the oldest waiting rows are skipped (still counted)
   var queue = [];
   var paused = false;
@@ -73,8 +73,8 @@
   }
   function drain() {
     if (paused || !queue.length) return;
-    // Show the newest waiting row; older ones beyond a few seconds' worth are skipped.
-    var keep = ROWS_PER_SECOND * 5;
+    // Show the oldest waiting row; what waits beyond ten seconds' worth is skipped (counted).
+    var keep = ROWS_PER_SECOND * 10;
     if (queue.length > keep) { skipped += queue.length - keep; queue.splice(0, queue.length - keep); }
     addToFeed(queue.shift());
     note();
@@ -98,6 +98,7 @@
   var history = config.history;
   var charts = {};
   var MINUTE = 60000;
+  var MAX_KINDS = 6;  // as the server's HISTORY_KINDS; the rest are "other"
   function minuteOf(iso) { var t = new Date(iso).getTime(); return t - (t % MINUTE); }
   function initCharts() {
     if (!window.EncompassCharts || !history) return;
@@ -144,7 +145,9 @@
   function countEventInChart(event) {
     if (!charts.events) return;
     var minute = minuteOf(event.received_at || new Date().toISOString());
-    var name = charts.eventKinds.indexOf(event.kind) >= 0 ? event.kind : "other";
+    var known = charts.eventKinds.indexOf(event.kind) >= 0;
+    if (!known && charts.eventKinds.length < MAX_KINDS) { charts.eventKinds.push(event.kind); known = true; }
+    var name = known ? event.kind : "other";
     var sets = charts.events.data.datasets;
     var target = null;
     sets.forEach(function (d) { bucket(d, minute); if (d.label === name) target = d; });
@@ -152,7 +155,6 @@
       target = {label: name, data: [], backgroundColor: window.EncompassCharts.palette[sets.length % 8],
                 borderColor: window.EncompassCharts.palette[sets.length % 8]};
       sets.push(target);
-      if (name !== "other") charts.eventKinds.push(name);
     }
     bucket(target, minute).y += 1;
     scheduleUpdate(charts.events);

@@ -176,3 +176,13 @@ def test_site_technician_gets_buttons_only_on_its_sites(world, url):
     html = web(world.site_technician).get(url).content.decode()
     assert f'value="{here.pk}"' in html
     assert html.count("Acknowledge</button>") == 1
+
+
+def test_the_rendered_table_keeps_the_database_order(world, url):
+    """The table draws the rows in the order the keyset query returned, not re-sorted by its
+    default (newest first)."""
+    _alerts(world.a, 5)
+    html = web(world.a.user(Role.AUDITOR)).get(url, {"sort": "title"}).content.decode()
+    positions = [html.index(f"tenant-a alert {i:03d}") for i in range(5)]
+    assert positions == sorted(positions)
+    assert 'aria-sort="ascending"' in html
