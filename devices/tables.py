@@ -9,7 +9,9 @@ from .models import Device
 
 class DeviceTable(tables.Table):
     select = BulkColumn()
-    name = tables.LinkColumn("devices_ui:detail", args=[tables.A("pk")])
+    name = tables.LinkColumn(
+        "devices_ui:detail", args=[tables.A("pk")], attrs={"td": {"class": "wrap"}}
+    )
     uid = tables.Column(verbose_name="Device id", attrs={"td": {"class": "mono"}})
     serial_number = tables.Column(verbose_name="Serial", attrs={"td": {"class": "mono"}})
     device_type = tables.Column(

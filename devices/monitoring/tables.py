@@ -12,9 +12,15 @@ class AlertTable(tables.Table):
     severity = tables.TemplateColumn(
         template_name="monitoring/cells/severity.html", order_by=("severity_rank",)
     )
-    title = tables.TemplateColumn(template_name="monitoring/cells/title.html", verbose_name="Alert")
+    title = tables.TemplateColumn(
+        template_name="monitoring/cells/title.html",
+        verbose_name="Alert",
+        attrs={"td": {"class": "wrap"}},
+    )
     device = tables.TemplateColumn(
-        template_name="monitoring/cells/device.html", order_by=("device__name",)
+        template_name="monitoring/cells/device.html",
+        order_by=("device__name",),
+        attrs={"td": {"class": "wrap"}},
     )
     site = tables.Column(order_by=("site__name",), default="—")
     count = tables.TemplateColumn("×{{ record.count }}", attrs={"td": {"class": "mono"}})

@@ -60,7 +60,7 @@
         interaction: {mode: "nearest", axis: "x", intersect: false},
         scales: {
           x: {
-            type: "time", stacked: !!options.stacked,
+            type: "time", stacked: !!options.stacked, offset: !!options.bar,
             time: {unit: options.unit || undefined, tooltipFormat: options.tooltipFormat || "yyyy-MM-dd HH:mm",
                    displayFormats: {minute: "HH:mm", hour: "dd MMM HH:mm", day: "d MMM yyyy", month: "MMM yyyy"}},
             ticks: {maxRotation: 0, autoSkip: true, autoSkipPadding: 18},
