@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from encompass.tenancy.access import may, roles_in
@@ -93,7 +94,7 @@ def bulk(request):
     """Change the state of, or move, the selected devices; per device through the service, so a
     refusal for one (its state, a guard, the role) is reported and the others go ahead."""
     back = request.POST.get("next") or ""
-    if not back.startswith("/") or back.startswith("//"):
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
         back = reverse("devices_ui:list")
     ids = [i for i in request.POST.getlist("ids") if i.isdigit()]
     verb = request.POST.get("verb")

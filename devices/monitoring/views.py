@@ -13,6 +13,7 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import generic
 from django.views.decorators.http import require_POST
 
@@ -332,8 +333,8 @@ def alert_bulk(request):
     if not request.user.is_authenticated:
         return redirect("web:login")
     verb = request.POST.get("verb")
-    back = request.POST.get("next") or reverse("monitoring_ui:alerts")
-    if not back.startswith("/"):
+    back = request.POST.get("next") or ""
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
         back = reverse("monitoring_ui:alerts")
     ids = [i for i in request.POST.getlist("ids") if i.isdigit()]
     if verb not in ("acknowledge", "resolve"):
@@ -395,7 +396,10 @@ def alert_action(request, pk, verb):
     except (ValidationError, NotPermitted) as exc:
         text = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
         messages.error(request, f"{alert.title}: {text}")
-    return redirect(request.POST.get("next") or reverse("monitoring_ui:alerts"))
+    back = request.POST.get("next") or ""
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("monitoring_ui:alerts")
+    return redirect(back)
 
 
 class DeviceLiveView(TenantDetailView):

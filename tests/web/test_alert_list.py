@@ -186,3 +186,22 @@ def test_the_rendered_table_keeps_the_database_order(world, url):
     positions = [html.index(f"tenant-a alert {i:03d}") for i in range(5)]
     assert positions == sorted(positions)
     assert 'aria-sort="ascending"' in html
+
+
+@pytest.mark.parametrize("bulk", ["monitoring_ui:alert_bulk", "devices_ui:bulk"])
+@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example"])
+def test_bulk_forms_never_redirect_off_site(world, bulk, target):
+    response = web(world.a.user(Role.OPERATOR)).post(reverse(bulk), {"next": target})
+    assert response.status_code == 302
+    assert response["Location"].startswith("/") and not response["Location"].startswith("//")
+    assert "evil" not in response["Location"]
+
+
+def test_alert_action_never_redirects_off_site(world):
+    alert = _alerts(world.a, 1)[0]
+    response = web(world.a.user(Role.OPERATOR)).post(
+        reverse("monitoring_ui:alert_action", args=[alert.pk, "acknowledge"]),
+        {"next": "//evil.example/"},
+    )
+    assert response.status_code == 302 and "evil" not in response["Location"]
+    assert Alert.objects.get(pk=alert.pk).status == AlertStatus.ACKNOWLEDGED
