@@ -107,6 +107,7 @@
     var minutes = [];
     for (var i = 0; i < history.minutes; i++) minutes.push(start + i * MINUTE);
     charts.eventKinds = kinds;
+    charts.minutes = minutes;
     charts.events = window.EncompassCharts.time(document.getElementById("chart-events"), {
       bar: true, stacked: true, unit: "minute", tooltipFormat: "yyyy-MM-dd HH:mm", yTitle: "events / minute",
       datasets: kinds.map(function (kind) {
@@ -152,7 +153,9 @@
     var target = null;
     sets.forEach(function (d) { bucket(d, minute); if (d.label === name) target = d; });
     if (!target) {
-      target = {label: name, data: [], backgroundColor: window.EncompassCharts.palette[sets.length % 8],
+      // A kind first seen live: zero for the past minutes, so the bars keep their width.
+      var past = charts.minutes.filter(function (m) { return m < minute; }).map(function (m) { return {x: m, y: 0}; });
+      target = {label: name, data: past, backgroundColor: window.EncompassCharts.palette[sets.length % 8],
                 borderColor: window.EncompassCharts.palette[sets.length % 8]};
       sets.push(target);
     }
@@ -272,7 +275,7 @@
     enqueue(event);
     countEventInChart(event);
     var p = event.payload || {};
-    if (event.kind === "device.health_changed") { bump("health", p.from, -1); bump("health", p.to, +1); }
+    if (event.kind === "device.health_changed") { bump("health", p.from, -1); bump("health", p.to, +1); tickHealth(); }
     else if (event.kind === "device.lifecycle") { bump("state", p.from, -1); bump("state", p.to, +1); }
     else if (event.kind === "device.registered") { bump("state", "procured", +1); bump("health", "unknown", +1); }
     else if (event.kind.indexOf("alert.") === 0 && p.alert) {
