@@ -122,13 +122,14 @@ INSTALLED_APPS = [
     "encompass.events",
     "encompass.api",
     "encompass.web",
+    "encompass.webhooks",
     "devices",
     "devices.identity",
     "devices.firmware",
     "devices.monitoring",
     "devices.mqtt",
     "incidents",
-    "compliance.risk",
+    "risk",
     "compliance",
 ]
 
