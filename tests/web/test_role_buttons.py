@@ -5,7 +5,6 @@ and the service cannot drift apart."""
 import pytest
 from django.urls import reverse
 
-from compliance.risk.models import Vulnerability
 from devices.firmware import services as firmware
 from devices.firmware.models import FirmwareRelease, Rollout
 from devices.identity.models import EnrollmentToken
@@ -15,6 +14,7 @@ from encompass.tenancy.roles import Role
 from encompass.testing.factories import make_device_type
 from encompass.testing.firmware import approved, deployed_devices, register_vendor
 from encompass.testing.web import web
+from risk.models import Vulnerability
 
 pytestmark = pytest.mark.django_db
 
