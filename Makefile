@@ -25,7 +25,7 @@ TEST_DATABASE_URL ?= postgres://postgres@$(PG_HOST):$(PG_PORT)/encompass
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 SERVICES_ENV := DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL)
 
-.PHONY: help venv tools run test test-faults lint bench reset services format docs
+.PHONY: help venv tools run test test-faults lint bench reset services format docs vendor-js
 
 help:
 	@echo "make run    - set up .venv, migrate + seed the SQLite demo, start web + worker (+ simulator)"
@@ -68,9 +68,9 @@ $(TOOLS_STAMP): Makefile
 
 run: venv
 	$(EMBEDDED) $(PY) manage.py migrate --noinput
-	$(EMBEDDED) $(PY) manage.py seed_demo --credentials-file $(CREDENTIALS)
+	$(EMBEDDED) ENCOMPASS_PORT=$(PORT) $(PY) manage.py seed_demo --credentials-file $(CREDENTIALS)
 	$(EMBEDDED) $(PY) manage.py sync_schedules
-	@$(EMBEDDED) PY=$(PY) PORT=$(PORT) CREDENTIALS=$(CREDENTIALS) VAR_DIR=$(VAR_DIR) bash -c '\
+	@$(EMBEDDED) ENCOMPASS_PORT=$(PORT) PY=$(PY) PORT=$(PORT) CREDENTIALS=$(CREDENTIALS) VAR_DIR=$(VAR_DIR) bash -c '\
 	  set -u; pids=(); \
 	  stop() { trap - INT TERM EXIT; echo; echo "Stopping Encompass ..."; \
 	           kill "$${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }; \
@@ -150,3 +150,17 @@ reset:
 	rm -f $(VAR_DIR)/encompass.sqlite3 $(VAR_DIR)/encompass.sqlite3-wal $(VAR_DIR)/encompass.sqlite3-shm
 	rm -f $(CREDENTIALS)
 	@echo "Demo database removed; the next 'make run' migrates and seeds a fresh demo with new passwords."
+
+# The chart library and its plugins, from the npm registry into static/vendor/ (see its README).
+VENDOR_JS := chart.js@4.5.1 chartjs-adapter-date-fns@3.0.0 chartjs-plugin-zoom@2.2.0 hammerjs@2.0.8 date-fns@2.19.0
+vendor-js:
+	@tmp=$$(mktemp -d) && cd $$tmp && for p in $(VENDOR_JS); do npm pack --silent $$p >/dev/null; done && \
+	  for f in *.tgz; do mkdir -p $${f%.tgz} && tar xzf $$f -C $${f%.tgz}; done && \
+	  V=$(CURDIR)/static/vendor && \
+	  cp chart.js-*/package/dist/chart.umd.min.js chart.js-*/package/LICENSE.md $$V/chartjs/ && \
+	  cp chartjs-adapter-date-fns-*/package/dist/chartjs-adapter-date-fns.bundle.min.js chartjs-adapter-date-fns-*/package/LICENSE.md $$V/chartjs-adapter-date-fns/ && \
+	  cp date-fns-*/package/LICENSE.md $$V/chartjs-adapter-date-fns/LICENSE-date-fns.md && \
+	  cp chartjs-plugin-zoom-*/package/dist/chartjs-plugin-zoom.min.js chartjs-plugin-zoom-*/package/LICENSE.md $$V/chartjs-plugin-zoom/ && \
+	  cp hammerjs-*/package/hammer.min.js hammerjs-*/package/LICENSE.md $$V/hammerjs/ && \
+	  sed -i 's|//# sourceMappingURL=[^ ]*$$||' $$V/chartjs/chart.umd.min.js $$V/hammerjs/hammer.min.js && \
+	  rm -rf $$tmp && echo "static/vendor/ updated"

@@ -21,7 +21,7 @@ from .services import assessments as assessment_services
 from .services import evidence as evidence_services
 from .services.checks import run_checks
 from .services.reports import CONTENT_TYPES, export_report, filename_for, report_rows
-from .services.scoring import ScoreInputs, compute_score, history, trend_svg_points
+from .services.scoring import ScoreInputs, compute_score, history
 from .services.suggestions import latest_runs
 
 
@@ -51,13 +51,17 @@ def _device_url(device_id):
 def _card(assessment, runs, parents, org_sites):
     inputs = ScoreInputs(assessment, runs=runs, parents=parents.get(assessment.framework_id))
     parents.setdefault(assessment.framework_id, inputs.parents)
-    points = trend_svg_points(history(assessment))
+    snapshots = history(assessment)
     sites = list(assessment.sites.all()) or org_sites
     return {
         "assessment": assessment,
         "score": compute_score(assessment, inputs=inputs),
-        "trend": " ".join(f"{x},{y}" for x, y, _s in points),
-        "trend_points": points,
+        "trend_series": {
+            "label": f"{assessment.framework} — {assessment.name}",
+            "assessment": assessment.pk,
+            "points": [[s.taken_at.isoformat(), float(s.score), s.reason] for s in snapshots],
+        },
+        "has_trend": bool(snapshots),
         "sites": [(site, compute_score(assessment, site, inputs=inputs)) for site in sites],
     }
 
@@ -81,12 +85,14 @@ def scorecard(request):
     failing = [runs[c] for c in checks if c in runs and runs[c].passed is False]
     parents = {}
     org_sites = list(Site.objects.filter(organization=org))
+    cards = [_card(a, runs, parents, org_sites) for a in _assessments(request, org)]
     return render(
         request,
         "compliance/scorecard.html",
         {
             "organization": org,
-            "cards": [_card(a, runs, parents, org_sites) for a in _assessments(request, org)],
+            "cards": cards,
+            "trend": {"series": [c["trend_series"] for c in cards if c["has_trend"]]},
             "failing_runs": failing,
             "check_count": len(checks),
             "passing": sum(1 for c in checks if c in runs and runs[c].passed),

@@ -71,6 +71,28 @@ class DeviceFilter(django_filters.FilterSet):
         return queryset.filter(ended) if value else queryset.exclude(ended)
 
 
+class DeviceListFilter(DeviceFilter):
+    """The web UI's fleet filters: the API's, less the organization (the switcher chooses it)
+    and the date-time bounds, with sites and types of the current organization only."""
+
+    WEB_FIELDS = ("q", "state", "health", "site", "device_type", "tag", "firmware_version")
+
+    def __init__(self, *args, organization=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in list(self.filters):
+            if name not in self.WEB_FIELDS:
+                del self.filters[name]
+        if organization is not None:
+            for name in ("site", "device_type"):
+                qs = self.filters[name].queryset
+                qs = qs(self.request) if callable(qs) else qs
+                self.filters[name].queryset = qs.filter(organization=organization)
+        self.filters["tag"].label = "Tag"
+        self.filters["q"].extra["widget"] = django_filters.widgets.forms.TextInput(
+            attrs={"type": "search", "placeholder": "serial, id, name, tag"}
+        )
+
+
 class DeviceTypeFilter(django_filters.FilterSet):
     support_ended = django_filters.BooleanFilter(method="filter_support_ended")
 

@@ -6,6 +6,7 @@ app_name = "devices_ui"
 
 urlpatterns = [
     path("", views.DeviceListView.as_view(), name="list"),
+    path("bulk/", views.bulk, name="bulk"),
     path("import/", views.import_csv, name="import"),
     path("inventory/", views.inventory_view, name="inventory"),
     path("<int:pk>/", views.DeviceDetailView.as_view(), name="detail"),

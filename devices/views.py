@@ -7,19 +7,24 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from encompass.tenancy.access import may, may_anywhere, roles_in
-from encompass.web.mixins import TenantDetailView, TenantListView
+from encompass.tenancy.access import may, roles_in
+from encompass.web.mixins import TenantDetailView
+from encompass.web.permits import permits
+from encompass.web.tables import FilteredTableView
 from encompass.web.tenant import current_organization
 
 from . import decommissioning, forms, services
-from .choices import HEALTH_COLOURS, STATE_COLOURS, ChecklistItem, LifecycleState
-from .filters import DeviceFilter
+from .choices import STATE_COLOURS, ChecklistItem, LifecycleState
+from .filters import DeviceListFilter
 from .forms import CHECKLIST_FORMS, ImportForm, MoveForm, TransitionForm, checklist_arguments
 from .imports import COLUMNS, REQUIRED_COLUMNS, import_devices
 from .inventory import inventory
 from .models import DecommissioningChecklist, Device
+from .tables import DeviceTable
 
 
 def _errors(exc):
@@ -38,34 +43,111 @@ def _visible_device(request, pk):
     return device
 
 
-class DeviceListView(TenantListView):
-    model = Device
-    template_name = "devices/device_list.html"
-    context_object_name = "devices"
-    paginate_by = 50
+class DeviceListView(FilteredTableView):
+    """The fleet: filters, sortable columns, keyset pages, and state changes or moves of many
+    devices at once (``bulk_transition`` / ``bulk_move``, each device through its service)."""
 
-    def get_queryset(self):
-        qs = (
-            super()
-            .get_queryset()
-            .select_related("site", "device_type", "organization")
-            .prefetch_related("tags")
-        )
-        self.filterset = DeviceFilter(self.request.GET or None, queryset=qs, request=self.request)
-        return self.filterset.qs if self.filterset.is_bound and self.filterset.is_valid() else qs
+    model = Device
+    table_class = DeviceTable
+    filterset_class = DeviceListFilter
+    template_name = "devices/device_list.html"
+
+    def decorate_queryset(self, qs):
+        return qs.select_related("site", "device_type", "organization").prefetch_related("tags")
+
+    def filterset_kwargs(self):
+        return {"organization": self.organization}
+
+    def prepare_rows(self, rows):
+        user = self.request.user
+        self.bulk_verbs = set()
+        for device in rows:
+            verbs = {v for v in ("transition", "move") if permits(user, v, device)}
+            device.bulk_allowed = bool(verbs)
+            self.bulk_verbs |= verbs
+
+    def excluded_columns(self):
+        return () if getattr(self, "bulk_verbs", None) else ("select",)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        query = self.request.GET.copy()
-        query.pop("page", None)
+        org = self.organization
         context.update(
-            filter=self.filterset,
-            query=query.urlencode(),
-            state_colours=STATE_COLOURS,
-            health_colours=HEALTH_COLOURS,
-            can_import=may_anywhere(self.request.user, Device, "add"),
+            can_import=permits(self.request.user, "add", Device, organization=org),
+            bulk_verbs=sorted(self.bulk_verbs),
+            bulk_states=LifecycleState.choices,
+            bulk_sites=forms.MoveForm(user=self.request.user, organization=org)
+            .fields["site"]
+            .queryset
+            if org is not None
+            else [],
         )
         return context
+
+
+BULK_LIMIT = 500
+
+
+@login_required
+@require_POST
+def bulk(request):
+    """Change the state of, or move, the selected devices; per device through the service, so a
+    refusal for one (its state, a guard, the role) is reported and the others go ahead."""
+    back = request.POST.get("next") or ""
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("devices_ui:list")
+    ids = [i for i in request.POST.getlist("ids") if i.isdigit()]
+    verb = request.POST.get("verb")
+    if verb not in ("transition", "move"):
+        messages.error(request, "Choose what to do with the selected devices.")
+        return redirect(back)
+    if not ids:
+        messages.error(request, "Select at least one device.")
+        return redirect(back)
+    if len(ids) > BULK_LIMIT:
+        messages.error(request, f"At most {BULK_LIMIT} devices at once.")
+        return redirect(back)
+    devices = list(
+        Device.objects.restrict(request.user, "view")
+        .filter(pk__in=ids)
+        .select_related("organization", "site", "device_type")
+        .order_by("pk")
+    )
+    reason = (request.POST.get("reason") or "").strip()
+    try:
+        if verb == "transition":
+            to = request.POST.get("to", "")
+            if to not in LifecycleState.values:
+                raise ValidationError("Choose the new state.")
+            outcomes = services.bulk_transition(devices, to, actor=request.user, reason=reason)
+        else:
+            site = (
+                forms.MoveForm(user=request.user, organization=current_organization(request))
+                .fields["site"]
+                .queryset.filter(pk=request.POST.get("site") or 0)
+                .first()
+                if (request.POST.get("site") or "").isdigit()
+                else None
+            )
+            if site is None:
+                raise ValidationError("Choose a site of this organization.")
+            outcomes = services.bulk_move(devices, site, actor=request.user, reason=reason)
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, _errors(exc))
+        return redirect(back)
+    done = [o for o in outcomes if o.ok]
+    refused = [o for o in outcomes if not o.ok]
+    if done:
+        what = "changed state" if verb == "transition" else "moved"
+        messages.success(request, f"{len(done)} device{'s' if len(done) != 1 else ''} {what}.")
+    for outcome in refused[:10]:
+        messages.error(request, f"{outcome.device}: {outcome.error}")
+    if len(refused) > 10:
+        messages.error(request, f"… and {len(refused) - 10} more refused.")
+    missing = len(set(ids)) - len(devices)
+    if missing:
+        messages.error(request, f"{missing} selected device(s) not found.")
+    return redirect(back)
 
 
 class DeviceDetailView(TenantDetailView):

@@ -106,6 +106,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "django_filters",
+    "django_tables2",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "guardian",
@@ -411,7 +412,12 @@ ENCOMPASS = {
     "TOTP_COOLOFF_MINUTES": int(os.environ.get("ENCOMPASS_TOTP_COOLOFF_MINUTES", "15")),
     # Days a membership invitation stays open for the invited user to accept.
     "INVITATION_DAYS": int(os.environ.get("ENCOMPASS_INVITATION_DAYS", "14")),
-    "PUBLIC_BASE_URL": os.environ.get("ENCOMPASS_PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
+    # Where devices and people reach this deployment (CRL, CA and OCSP links, e-mails). The
+    # default follows ENCOMPASS_PORT, the port `make run` serves on.
+    "PUBLIC_BASE_URL": os.environ.get(
+        "ENCOMPASS_PUBLIC_BASE_URL",
+        f"http://127.0.0.1:{os.environ.get('ENCOMPASS_PORT', '8000')}",
+    ),
     # Where CA keys live: "software" (AES-GCM under the KEK, the default), "pkcs11" (an HSM
     # token, docs/identity.md), or a dotted path to a KeyStore class.
     "KEY_STORE": os.environ.get("ENCOMPASS_KEY_STORE", "software"),
@@ -445,7 +451,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # A client that hung up is not an error: no asyncio traceback for it (encompass/logfilters.py).
+    "filters": {"client_gone": {"()": "encompass.logfilters.ClientGoneFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["client_gone"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.channels.server": {"level": "WARNING"},

@@ -269,19 +269,3 @@ def history(assessment, site=None, limit=90):
         "-taken_at", "-pk"
     )[:limit]
     return list(reversed(rows))
-
-
-def trend_svg_points(snapshots, width=600, height=160, pad=24):
-    """Pixel coordinates of a score history for an SVG polyline (0-100 on the y axis)."""
-    if not snapshots:
-        return []
-    first = snapshots[0].taken_at.timestamp()
-    span = max(snapshots[-1].taken_at.timestamp() - first, 1.0)
-    points = []
-    for snap in snapshots:
-        x = pad + (width - 2 * pad) * ((snap.taken_at.timestamp() - first) / span)
-        if len(snapshots) == 1:
-            x = width / 2
-        y = pad + (height - 2 * pad) * (1 - float(snap.score) / 100)
-        points.append((round(x, 1), round(y, 1), snap))
-    return points

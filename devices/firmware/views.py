@@ -15,7 +15,7 @@ from . import services
 from .choices import RELEASE_COLOURS, ROLLOUT_COLOURS, UPDATE_COLOURS
 from .forms import UploadForm
 from .models import DeviceUpdate, FirmwareRelease, Rollout
-from .services.progress import progress
+from .services.progress import progress, progress_timeline
 
 
 class ReleaseListView(TenantListView):
@@ -105,6 +105,27 @@ class RolloutListView(TenantListView):
         return context
 
 
+def describe_waves(waves):
+    """A rollout's cumulative wave sizes in words: ``1 % of the target, then 10 %, then 200
+    devices, then all`` -- not the stored JSON."""
+    parts = []
+    for wave in waves or ():
+        if not isinstance(wave, dict):
+            parts.append(str(wave))
+        elif "percent" in wave:
+            parts.append("all" if wave["percent"] == 100 else f"{wave['percent']} %")
+        elif "count" in wave:
+            n = wave["count"]
+            parts.append(f"{n} device{'s' if n != 1 else ''}")
+        else:
+            parts.append(", ".join(f"{k} {v}" for k, v in wave.items()))
+    if not parts:
+        return "one wave: all"
+    return f"{len(parts)} wave{'s' if len(parts) != 1 else ''}, cumulative: " + ", then ".join(
+        parts
+    )
+
+
 class RolloutDetailView(TenantDetailView):
     model = Rollout
     template_name = "firmware/rollout_detail.html"
@@ -116,6 +137,8 @@ class RolloutDetailView(TenantDetailView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["waves"] = progress(self.object)
+        context["wave_plan"] = describe_waves(self.object.waves)
+        context["timeline"] = progress_timeline(self.object)
         context["colours"] = ROLLOUT_COLOURS
         context["update_colours"] = UPDATE_COLOURS
         context["recent"] = (
@@ -141,6 +164,7 @@ class RolloutProgressView(TenantMixin, View):
                 "status_label": rollout.get_status_display(),
                 "reason": rollout.status_reason,
                 "waves": progress(rollout),
+                "timeline": progress_timeline(rollout),
             }
         )
 

@@ -15,9 +15,10 @@ def shell(request):
         # Nothing about the tenant (names, navigation) before the second factor is given.
         return {"second_factor_pending": True}
     orgs = list(organizations_of(user))
+    organization = current_organization(request, orgs)
     return {
-        "nav_items": items_for(all_roles_of(user)),
-        "current_organization": current_organization(request, orgs),
+        "nav_items": items_for(all_roles_of(user), user=user, organization=organization),
+        "current_organization": organization,
         "my_organizations": orgs,
         "second_factor_pending": False,
     }

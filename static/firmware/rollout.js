@@ -4,7 +4,33 @@
 (function () {
   "use strict";
   function esc(s) { var d = document.createElement("div"); d.textContent = s == null ? "" : String(s); return d.innerHTML; }
+  // Progress over time: cumulative offered / succeeded / failed (Chart.js, zoomable).
+  var chart = null;
+  var SERIES = [["offered", "Offered", "#1f6feb"], ["succeeded", "Succeeded", "#1a7f37"], ["failed", "Failed", "#cf222e"]];
+  function datasets(timeline) {
+    return SERIES.map(function (s) {
+      return {label: s[1], colour: s[2], stepped: true,
+              data: (timeline.series[s[0]] || []).map(function (p) { return {x: new Date(p[0]).getTime(), y: p[1]}; })};
+    });
+  }
+  function drawTimeline(timeline) {
+    var canvas = document.getElementById("rollout-chart");
+    if (!canvas || !window.EncompassCharts || !timeline) return;
+    var empty = document.getElementById("rollout-chart-empty");
+    if (empty) empty.hidden = (timeline.series.offered || []).length > 0;
+    if (!chart) {
+      chart = window.EncompassCharts.time(canvas, {unit: timeline.unit, yTitle: "devices", datasets: datasets(timeline)});
+      return;
+    }
+    var fresh = datasets(timeline);
+    chart.data.datasets.forEach(function (d, i) { d.data = fresh[i].data; });
+    chart.update("none");
+  }
+  var initial = document.getElementById("rollout-timeline");
+  if (initial) drawTimeline(JSON.parse(initial.textContent));
+
   function redraw(data) {
+    if (data.timeline) drawTimeline(data.timeline);
     var status = document.getElementById("rollout-status");
     if (status) { status.textContent = data.status_label; status.className = "badge fw-" + data.status; }
     var reason = document.getElementById("rollout-reason");

@@ -3,6 +3,10 @@
  *
  *   <select data-autosubmit>   submits its form when the choice changes
  *   <button data-print>        opens the browser's print dialog
+ *   <input type=checkbox data-select-all="ids">  ticks / unticks every checkbox named "ids"
+ *                              of the same form (a table's bulk selection)
+ *   <button data-nav-toggle aria-controls="ID">  shows / hides the element ID (the sidebar on
+ *                              narrow screens), keeping aria-expanded true to what is seen
  *   <span data-css-level="#c62828">  sets the CSS custom property --level on the element
  *
  * The policy allows no style attribute (style-src-attr is not 'unsafe-inline'), so the colours
@@ -18,6 +22,24 @@
     if (target instanceof HTMLElement && target.hasAttribute("data-autosubmit") && target.form) {
       target.form.submit();
     }
+  });
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (!(box instanceof HTMLInputElement) || !box.hasAttribute("data-select-all")) return;
+    var name = box.getAttribute("data-select-all");
+    var formId = box.getAttribute("form");
+    document.querySelectorAll('input[type="checkbox"][name="' + name + '"]').forEach(function (b) {
+      if (!formId || b.getAttribute("form") === formId) b.checked = box.checked;
+    });
+  });
+  document.addEventListener("click", function (event) {
+    var toggle = event.target instanceof Element ? event.target.closest("[data-nav-toggle]") : null;
+    if (!toggle) return;
+    var panel = document.getElementById(toggle.getAttribute("aria-controls"));
+    if (!panel) return;
+    var open = toggle.getAttribute("aria-expanded") !== "true";
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    panel.classList.toggle("open", open);
   });
   document.addEventListener("click", function (event) {
     var target = event.target instanceof Element ? event.target.closest("[data-print]") : null;

@@ -3,6 +3,7 @@
   "use strict";
   var config = JSON.parse(document.getElementById("live-config").textContent);
   var chart = new window.TimeChart(document.getElementById("telemetry-chart"), {points: config.points});
+  window.deviceChart = chart;  // for the browser tests
   Object.keys(config.series).forEach(function (metric) {
     config.series[metric].forEach(function (p) { chart.add(metric, p[0], p[1]); });
   });

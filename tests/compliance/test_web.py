@@ -30,7 +30,7 @@ def test_scorecard_checks_and_assessment_pages(world, assessment):
     client = web(world.a.user(Role.AUDITOR))
     page = client.get(reverse("compliance_ui:scorecard"))
     assert page.status_code == 200
-    assert b"ETSI review" in page.content and b"<svg" in page.content
+    assert b"ETSI review" in page.content and b'id="compliance-trend"' in page.content
     assert client.get(reverse("compliance_ui:scorecard_json")).json()["assessments"][0]["id"] == (
         assessment.pk
     )
@@ -82,3 +82,32 @@ def test_web_export_is_audited(world, assessment):
     assert AuditEntry.objects.filter(
         action="compliance.assessment.export", changes__format="html"
     ).exists()
+
+
+def test_score_trend_is_a_dated_chart_with_a_line_per_framework(world, assessment):
+    """Not a 217x58 px sparkline without dates: one series per assessment, each point dated."""
+    import datetime
+    import json
+
+    from compliance.models import ScoreSnapshot
+
+    snap = ScoreSnapshot.objects.filter(assessment=assessment, site=None).first()
+    assert snap is not None
+    ScoreSnapshot.objects.create(
+        organization=world.a.org,
+        assessment=assessment,
+        taken_at=snap.taken_at - datetime.timedelta(days=3),
+        reason="daily",
+        score=12,
+    )
+    page = web(world.a.user(Role.AUDITOR)).get(reverse("compliance_ui:scorecard"))
+    html = page.content.decode()
+    assert "<svg" not in html and "vendor/chartjs/chart.umd.min.js" in html
+    data = json.loads(
+        html.split('id="compliance-trend-data" type="application/json">')[1].split("<")[0]
+    )
+    (series,) = data["series"]
+    assert series["label"] == f"{assessment.framework} — ETSI review"
+    dates = [datetime.datetime.fromisoformat(p[0]) for p in series["points"]]
+    assert dates == sorted(dates) and len(dates) >= 2
+    assert series["points"][0][1] == 12.0 and series["points"][0][2] == "daily"

@@ -91,3 +91,36 @@ def test_demo_seed(world, sensor):
     assert FirmwareRelease.objects.filter(status="approved").count() == 4
     statuses = sorted(Rollout.objects.values_list("status", flat=True))
     assert statuses == ["completed", "draft", "running"]
+
+
+def test_rollout_settings_are_words_not_a_python_dict(world, rollout):
+    page = login(world.a.user(Role.AUDITOR)).get(f"/firmware/rollouts/{rollout.pk}/")
+    html = page.content.decode()
+    assert "2 waves, cumulative: 1 device, then all" in html
+    assert "{&#x27;count&#x27;" not in html and "{'count'" not in html and "[{" not in html
+
+
+def test_rollout_progress_over_time(world, rollout):
+    from django.utils import timezone
+
+    from devices.firmware.choices import UpdateStatus
+    from devices.firmware.services.progress import progress_timeline
+
+    now = timezone.now()
+    first, second = list(rollout.updates.order_by("pk"))[:2]
+    type(first).objects.filter(pk=first.pk).update(
+        offered_at=now, status=UpdateStatus.SUCCEEDED, finished_at=now
+    )
+    type(first).objects.filter(pk=second.pk).update(
+        offered_at=now, status=UpdateStatus.FAILED, finished_at=now
+    )
+    timeline = progress_timeline(rollout)
+    assert timeline["unit"] == "minute"
+    assert [p[1] for p in timeline["series"]["offered"]][-1] == 2
+    assert [p[1] for p in timeline["series"]["succeeded"]] == [1]
+    assert [p[1] for p in timeline["series"]["failed"]] == [1]
+    client = login(world.a.user(Role.AUDITOR))
+    data = client.get(f"/firmware/rollouts/{rollout.pk}/progress.json").json()
+    assert data["timeline"] == timeline
+    page = client.get(f"/firmware/rollouts/{rollout.pk}/").content.decode()
+    assert 'id="rollout-chart"' in page and 'id="rollout-timeline"' in page

@@ -81,3 +81,35 @@ def test_alert_page_actions_follow_roles(world):
         .status_code
         == 404
     )
+
+
+def test_dashboard_history_for_the_charts(world, reporter):
+    """Events per minute by kind, online/late/offline walked back from today's counts, open
+    alerts by severity -- what the dashboard's charts start from."""
+    from devices.monitoring.views import fleet_history
+
+    from .conftest import item
+
+    reporter.post([item("telemetry"), item("telemetry")])  # the device comes online
+    raise_alert(
+        organization=world.a.org, kind="t", title="Fan failed", severity="high", dedupe_key="t1"
+    )
+    raise_alert(organization=world.b.org, kind="t", title="x", severity="low", dedupe_key="t2")
+    history = fleet_history(world.a.user(Role.AUDITOR), world.a.org)
+    assert sum(history["events"]["device.telemetry"].values()) == 2
+    assert history["health"]["series"] == ["online", "late", "offline"]
+    points = history["health"]["points"]
+    assert len(points) == history["minutes"] == 60
+    assert points[-1][1] == 1  # online now
+    assert points[0][1] == 0  # an hour ago it had not come online yet
+    assert {a["severity"]: a["count"] for a in history["alerts"]} == {
+        "critical": 0,
+        "high": 1,
+        "medium": 0,
+        "low": 0,
+    }
+    page = _client(world.a.user(Role.AUDITOR)).get(reverse("monitoring_ui:dashboard"))
+    assert (
+        b'id="chart-events"' in page.content and b"vendor/chartjs/chart.umd.min.js" in page.content
+    )
+    assert b'id="feed-pause"' in page.content
