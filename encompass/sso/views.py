@@ -1,7 +1,9 @@
 """Single sign-on pages: start, callback (mozilla-django-oidc's views, per organization) and the
 organization Admin's provider settings."""
 
+import re
 import time
+from urllib.parse import urlencode
 
 import requests
 from django import forms
@@ -26,6 +28,7 @@ from .models import IdentityProvider
 from .session import SESSION_KEY, STATES_KEY
 
 MAX_PENDING = 20
+slug_re = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$")
 
 
 def _to_sign_in(request, message):
@@ -40,7 +43,9 @@ class SsoStartView(ProviderSettingsMixin, OIDCAuthenticationRequestView):
         View.__init__(self, **kwargs)  # the library would read global settings here
 
     def get(self, request, slug=None):
-        slug = (slug or request.GET.get("organization") or "").strip().lower()
+        if slug is None:
+            return self._from_sign_in_form(request)
+        slug = slug.strip().lower()
         provider = (
             IdentityProvider.objects.select_related("organization")
             .filter(organization__slug=slug, enabled=True)
@@ -62,6 +67,17 @@ class SsoStartView(ProviderSettingsMixin, OIDCAuthenticationRequestView):
         newest = sorted(pending.items(), key=lambda item: item[1][1])[-MAX_PENDING:]
         request.session[STATES_KEY] = dict(newest)
         return response
+
+    def _from_sign_in_form(self, request):
+        """The sign-in page's form lands here. The policy's ``form-action 'self'`` also covers
+        the redirects that follow a form submission, so the way to the provider continues from
+        this page (a meta refresh, and a link), not as a redirect of the form's request."""
+        slug = (request.GET.get("organization") or "").strip().lower()
+        if not slug_re.match(slug):
+            return _to_sign_in(request, "Give your organization's short name.")
+        query = {"next": request.GET["next"]} if request.GET.get("next") else {}
+        url = reverse("sso:start", args=[slug]) + (f"?{urlencode(query)}" if query else "")
+        return render(request, "sso/continue.html", {"url": url, "slug": slug})
 
 
 class SsoCallbackView(OIDCAuthenticationCallbackView):
@@ -144,7 +160,7 @@ class IdentityProviderForm(forms.Form):
     mappings = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 6}),
-        help_text="One per line: <group> = <role> [site-slug,site-slug]. Roles: admin, "
+        help_text="One per line: GROUP = ROLE [site-slug,site-slug]. Roles: admin, "
         "security_officer, operator, technician, auditor.",
     )
     require_sso = forms.BooleanField(
