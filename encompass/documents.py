@@ -47,8 +47,9 @@ def _refuse_fetch(url, *args, **kwargs):
     raise DocumentError(f"documents fetch nothing (refused {url[:80]})")
 
 
-def render_pdf(html, *, organization, title, generated_at=None):
-    """The PDF bytes of ``html`` with the page frame (organization, title, time, page numbers)."""
+def render_pdf(html, *, organization, title, generated_at=None, stylesheet=""):
+    """The PDF bytes of ``html`` with the page frame (organization, title, time, page numbers);
+    ``stylesheet`` is extra CSS for documents whose HTML carries none of its own."""
     from weasyprint import CSS, HTML
 
     generated_at = generated_at or timezone.now()
@@ -58,7 +59,8 @@ def render_pdf(html, *, organization, title, generated_at=None):
         "generated": generated_at.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M"),
     }
     document = HTML(string=html, url_fetcher=_refuse_fetch, media_type="print")
-    return document.write_pdf(stylesheets=[CSS(string=frame)])
+    sheets = [CSS(string=stylesheet)] if stylesheet else []
+    return document.write_pdf(stylesheets=[*sheets, CSS(string=frame)])
 
 
 def sha256_of(content):
