@@ -55,8 +55,6 @@ def build_tenant(slug, devices, vulns, audit_entries, seed):
     from django.utils import timezone
 
     from compliance.models import Framework
-    from compliance.risk.cvss import severity_for
-    from compliance.risk.models import AffectedProduct, Vulnerability
     from compliance.services.assessments import create_assessment
     from devices.choices import LifecycleState
     from devices.firmware.models import FirmwareRelease, SigningKey
@@ -64,6 +62,8 @@ def build_tenant(slug, devices, vulns, audit_entries, seed):
     from encompass.tenancy.models import Site
     from encompass.tenancy.roles import Role
     from encompass.testing.factories import make_member, make_org
+    from risk.cvss import severity_for
+    from risk.models import AffectedProduct, Vulnerability
 
     rng = random.Random(seed)
     now = timezone.now()

@@ -121,6 +121,7 @@ INSTALLED_APPS = [
     "encompass.events",
     "encompass.api",
     "encompass.web",
+    "encompass.webhooks",
     "encompass.sso",
     "devices",
     "devices.identity",
@@ -128,7 +129,7 @@ INSTALLED_APPS = [
     "devices.monitoring",
     "devices.mqtt",
     "incidents",
-    "compliance.risk",
+    "risk",
     "compliance",
 ]
 

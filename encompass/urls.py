@@ -28,12 +28,13 @@ API_URLCONFS = [
     "encompass.tenancy.api.urls",
     "encompass.audit.api.urls",
     "encompass.events.api.urls",
+    "encompass.webhooks.api.urls",
     "devices.api.urls",
     "devices.identity.api.urls",
     "devices.firmware.api.urls",
     "devices.monitoring.api.urls",
     "incidents.api.urls",
-    "compliance.risk.api.urls",
+    "risk.api.urls",
     "compliance.api.urls",
 ]
 # Device API modules, mounted under /api/device/v1/.
@@ -49,7 +50,7 @@ UI_URLCONFS = [
     ("firmware/", "devices.firmware.urls"),
     ("monitoring/", "devices.monitoring.urls"),
     ("incidents/", "incidents.urls"),
-    ("risk/", "compliance.risk.urls"),
+    ("risk/", "risk.urls"),
     ("compliance/", "compliance.urls"),
     ("pki/", "devices.identity.pki_urls"),
     (".well-known/est/", "devices.identity.est_urls"),

@@ -175,10 +175,3 @@ class ContainmentKind(models.TextChoices):
 REVERSIBLE_CONTAINMENT = frozenset(
     {ContainmentKind.QUARANTINE, ContainmentKind.PAUSE_ROLLOUTS, ContainmentKind.SUSPEND_API_KEY}
 )
-
-
-class DeliveryStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    RETRYING = "retrying", "Retrying"
-    DELIVERED = "delivered", "Delivered"
-    FAILED = "failed", "Gave up"

@@ -153,9 +153,9 @@ REASON_IDENTIFIERS = 10
 def known_vulnerabilities(organization, *, now):
     """Open vulnerabilities in the risk register that affect a device's firmware version."""
     try:
-        from compliance.risk.choices import VulnerabilityStatus
-        from compliance.risk.models import AffectedProduct, Vulnerability
-        from compliance.risk.services.vulnerabilities import (
+        from risk.choices import VulnerabilityStatus
+        from risk.models import AffectedProduct, Vulnerability
+        from risk.services.vulnerabilities import (
             affected_versions,
             pairs_q,
             version_population,

@@ -155,7 +155,7 @@ def incident_reviews(organization, *, now):
 def risk_treatments_overdue(organization, *, now):
     """Mitigations of the risk register past their due date and not done."""
     try:
-        from compliance.risk.models import Mitigation
+        from risk.models import Mitigation
     except ImportError:
         return CheckOutcome.not_applicable("risk register not installed")
     open_items = Mitigation.objects.filter(organization=organization)

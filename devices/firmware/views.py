@@ -172,7 +172,7 @@ class RolloutActionView(TenantMixin, View):
 def _vulnerabilities_for(device):
     """Known vulnerabilities affecting the device, if the risk app offers that (optional)."""
     try:
-        risk = importlib.import_module("compliance.risk.services")
+        risk = importlib.import_module("risk.services")
     except ImportError:
         return None
     func = getattr(risk, "vulnerabilities_affecting", None) or getattr(

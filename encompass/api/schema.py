@@ -19,7 +19,7 @@ from drf_spectacular import openapi
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import serializers
 
-PROJECT_PACKAGES = ("encompass.", "devices.", "compliance.", "incidents.")
+PROJECT_PACKAGES = ("encompass.", "devices.", "compliance.", "incidents.", "risk.")
 ERROR_BODY = {
     "type": "object",
     "description": '{"detail": "..."} or {"<field>": ["message", ...]}',

@@ -1,5 +1,5 @@
 """Single sign-on secrets at rest (OIDC client secrets, refresh tokens): AES-256-GCM under the
-key-encryption key, the same scheme as webhook signing secrets (``incidents/crypto.py``).
+key-encryption key, the same scheme as webhook signing secrets (``encompass/webhooks/crypto.py``).
 
 ``b"\\x02" + kek_id (16 ASCII hex digits) + nonce (12) + ciphertext``; the purpose, the row's
 organization and the KEK id are bound in as associated data, so a ciphertext copied to another

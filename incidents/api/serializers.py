@@ -16,8 +16,6 @@ from ..models import (
     SlaBreach,
     SlaPolicy,
     TimelineEntry,
-    WebhookDelivery,
-    WebhookEndpoint,
 )
 
 User = get_user_model()
@@ -287,46 +285,3 @@ class EscalationRuleSerializer(TenantSerializer):
             "incident_severity",
             "playbook",
         ]
-
-
-class WebhookEndpointSerializer(TenantSerializer):
-    secret = serializers.SerializerMethodField()
-
-    class Meta:
-        model = WebhookEndpoint
-        fields = [
-            "id",
-            "organization",
-            "name",
-            "url",
-            "event_prefixes",
-            "active",
-            "secret_hint",
-            "secret",
-            "created_at",
-        ]
-        read_only_fields = ["secret_hint"]
-
-    def get_secret(self, obj) -> str | None:
-        """The signing secret, present only in the answer that created or rotated it."""
-        return self.context.get("plaintext_secret")
-
-
-class WebhookDeliverySerializer(serializers.ModelSerializer):
-    class Meta:
-        model = WebhookDelivery
-        fields = [
-            "id",
-            "endpoint",
-            "event",
-            "kind",
-            "payload",
-            "status",
-            "attempts",
-            "next_attempt_at",
-            "last_attempt_at",
-            "last_status_code",
-            "last_error",
-            "delivered_at",
-        ]
-        read_only_fields = fields

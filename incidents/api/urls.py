@@ -11,7 +11,5 @@ router.register("playbook-tasks", views.PlaybookTaskViewSet)
 router.register("sla-policies", views.SlaPolicyViewSet)
 router.register("sla-breaches", views.SlaBreachViewSet)
 router.register("escalation-rules", views.EscalationRuleViewSet)
-router.register("webhook-endpoints", views.WebhookEndpointViewSet)
-router.register("webhook-deliveries", views.WebhookDeliveryViewSet)
 
 urlpatterns = router.urls

@@ -4,7 +4,6 @@ from .playbook import IncidentTask, Playbook, PlaybookTask
 from .review import IncidentAction, IncidentRisk, PostIncidentReview
 from .sla import EscalationRule, SlaBreach, SlaPolicy
 from .timeline import ImmutableEntry, TimelineEntry
-from .webhook import WebhookCursor, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ContainmentAction",
@@ -22,7 +21,4 @@ __all__ = [
     "SlaBreach",
     "SlaPolicy",
     "TimelineEntry",
-    "WebhookCursor",
-    "WebhookDelivery",
-    "WebhookEndpoint",
 ]

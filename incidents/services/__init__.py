@@ -20,12 +20,6 @@ from .phases import change_phase, phase_problems, record_containment
 from .playbooks import add_task, apply_playbook, load_shipped_playbooks, update_task
 from .reviews import add_follow_up_action, complete_review, create_risk_from_review, save_review
 from .sla import check_sla_breaches, sla_minutes, sla_status
-from .webhooks import (
-    create_webhook_endpoint,
-    redeliver,
-    rotate_webhook_secret,
-    update_webhook_endpoint,
-)
 
 __all__ = [
     "add_follow_up_action",
@@ -38,7 +32,6 @@ __all__ = [
     "check_sla_breaches",
     "complete_review",
     "create_risk_from_review",
-    "create_webhook_endpoint",
     "declare_incident",
     "escalate_alerts",
     "load_shipped_playbooks",
@@ -46,11 +39,9 @@ __all__ = [
     "phase_problems",
     "quarantine_devices",
     "record_containment",
-    "redeliver",
     "remove_responder",
     "reverse_containment",
     "revoke_certificates",
-    "rotate_webhook_secret",
     "run_escalation_rules",
     "save_review",
     "sla_minutes",
@@ -58,5 +49,4 @@ __all__ = [
     "suspend_api_key",
     "update_incident",
     "update_task",
-    "update_webhook_endpoint",
 ]

@@ -12,6 +12,7 @@ from encompass.events.choices import Severity
 from encompass.events.services import record_event
 from encompass.exceptions import NotPermitted
 from encompass.tenancy.access import has_access
+from encompass.webhooks.services import queue_deliveries_for_event
 
 from ..choices import IncidentSeverity, TimelineKind
 from ..models import Incident, TimelineEntry
@@ -67,8 +68,6 @@ def incident_payload(incident, **extra):
 
 def publish(event_kind, incident, *, severity=None, **extra):
     """Record an ``incident.*`` event (pushed to websockets on commit) and queue its webhooks."""
-    from .webhooks import queue_deliveries_for_event
-
     event = record_event(
         event_kind,
         organization=incident.organization,

@@ -119,7 +119,7 @@ def add_follow_up_action(incident, *, actor, text, owner=None, due_on=None, requ
 def create_risk_from_review(
     incident, *, actor, title, likelihood, impact, description="", **risk_fields
 ):
-    """Create a risk in the risk register (``compliance.risk.services.create_risk``) and link it.
+    """Create a risk in the risk register (``risk.services.create_risk``) and link it.
 
     ``likelihood`` and ``impact`` are the register's matrix values (1-5 on the default matrix);
     other keywords pass through to ``create_risk`` (owner, treatment, review_due_on ...).
@@ -128,7 +128,7 @@ def create_risk_from_review(
     if not (title or "").strip():
         raise ValidationError({"title": "Name the risk."})
     try:
-        from compliance.risk.services import create_risk
+        from risk.services import create_risk
     except ImportError as exc:
         raise ValidationError({"risk": "The risk register is not installed."}) from exc
     locked = lock_incident(incident)

@@ -183,7 +183,7 @@ def test_firmware_current_and_signed(world, fleet):
 
 
 def test_known_vulnerabilities(world, fleet):
-    from compliance.risk.models import AffectedProduct, Vulnerability
+    from risk.models import AffectedProduct, Vulnerability
 
     Device.objects.filter(pk__in=[d.pk for d in fleet]).update(firmware_version="1.0.0")
     assert run("known-vulnerabilities", world.a.org).passed is True
@@ -259,8 +259,8 @@ def test_incident_reviews(world):
 
 
 def test_risk_treatments_overdue(world):
-    from compliance.risk.models import Mitigation
-    from compliance.risk.services.risks import create_risk
+    from risk.models import Mitigation
+    from risk.services.risks import create_risk
 
     assert run("risk-treatments-overdue", world.a.org).passed is True
     risk = create_risk(

@@ -22,17 +22,17 @@ def complete_demo():
     from django.conf import settings
     from django.test.utils import override_settings
 
-    from compliance.risk.models import Threat
     from encompass.events.models import Event
     from encompass.events.retention import policy_for
     from encompass.tenancy import crud
     from encompass.tenancy.models import Organization
     from encompass.tenancy.roles import Role
     from encompass.tenancy.services import create_api_key
+    from encompass.webhooks.services import create_webhook_endpoint, queue_deliveries_for_event
     from incidents.models import Incident, SlaPolicy
     from incidents.services.incidents import declare_incident
     from incidents.services.sla import check_sla_breaches
-    from incidents.services.webhooks import create_webhook_endpoint, queue_deliveries_for_event
+    from risk.models import Threat
 
     for org in Organization.objects.filter(slug__in=[DEMO, OTHER]):
         admin = org.memberships.get(role=Role.ADMIN, sites__isnull=True).user

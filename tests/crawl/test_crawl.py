@@ -148,7 +148,9 @@ def catalogue_strings():
             "contenttypes",
         }:
             continue
-        if not model.__module__.startswith(("encompass.", "devices", "incidents", "compliance")):
+        if not model.__module__.startswith(
+            ("encompass.", "devices", "incidents", "risk", "compliance")
+        ):
             continue
         names = [
             f.attname

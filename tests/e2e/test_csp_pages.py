@@ -11,7 +11,6 @@ import os
 import pytest
 
 from compliance.models import Framework
-from compliance.risk import services as risk_services
 from compliance.services import assessments
 from compliance.services.loading import DATA_DIR, load_catalogue
 from devices.choices import LifecycleState
@@ -21,6 +20,7 @@ from encompass.tenancy.roles import Role
 from encompass.testing.factories import make_device, make_device_type
 from incidents.choices import IncidentSeverity
 from incidents.services.incidents import declare_incident
+from risk import services as risk_services
 
 from .conftest import screenshot, sign_in
 

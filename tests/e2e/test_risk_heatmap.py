@@ -3,8 +3,8 @@ cell coloured by the matrix, and a click on a cell filters the register."""
 
 import pytest
 
-from compliance.risk import services
 from encompass.tenancy.roles import Role
+from risk import services
 
 from .conftest import outside_browser_loop, screenshot, sign_in
 

@@ -13,9 +13,8 @@ from django.db import connection, transaction
 from encompass.events.models import Event
 from encompass.events.services import record_event
 from encompass.tenancy.roles import Role
-from incidents.models import WebhookDelivery
-from incidents.services import create_webhook_endpoint
-from incidents.services.webhooks import fan_out_events
+from encompass.webhooks.models import WebhookDelivery
+from encompass.webhooks.services import create_webhook_endpoint, fan_out_events
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.faults]
 
@@ -70,7 +69,7 @@ def _queued(kind):
 
 
 def test_fan_out_delivers_events_that_commit_after_a_later_batch(world, endpoint, monkeypatch):
-    monkeypatch.setattr("incidents.services.webhooks._enqueue", lambda pk: None)
+    monkeypatch.setattr("encompass.webhooks.services._enqueue", lambda pk: None)
     slow = LateCommit(world.a.org, "probe.slow", count=50)  # takes the lower ids first
     fast = [record_event("probe.fast", organization=world.a.org).pk for _ in range(50)]
     assert max(slow.ids) < min(fast)
@@ -87,7 +86,7 @@ def test_fan_out_delivers_events_that_commit_after_a_later_batch(world, endpoint
 
 
 def test_fan_out_moves_past_a_transaction_larger_than_a_batch(world, endpoint, monkeypatch):
-    monkeypatch.setattr("incidents.services.webhooks._enqueue", lambda pk: None)
+    monkeypatch.setattr("encompass.webhooks.services._enqueue", lambda pk: None)
     with transaction.atomic():
         for _ in range(30):
             record_event("probe.bulk", organization=world.a.org)

@@ -13,10 +13,9 @@ from django.db import connection
 
 from encompass.events.services import record_event
 from encompass.tenancy.roles import Role
-from incidents.crypto import V1, _aad, key_id_of
-from incidents.models import WebhookDelivery, WebhookEndpoint
-from incidents.services import create_webhook_endpoint
-from incidents.services.webhooks import deliver, fan_out_events
+from encompass.webhooks.crypto import V1, _aad, key_id_of
+from encompass.webhooks.models import WebhookDelivery, WebhookEndpoint
+from encompass.webhooks.services import create_webhook_endpoint, deliver, fan_out_events
 from tests.incidents.test_webhooks import Receiver
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.faults]
@@ -36,7 +35,7 @@ def receiver(settings):
 
 @pytest.fixture
 def no_enqueue(monkeypatch):
-    monkeypatch.setattr("incidents.services.webhooks._enqueue", lambda pk: None)
+    monkeypatch.setattr("encompass.webhooks.services._enqueue", lambda pk: None)
 
 
 def _endpoint(world, receiver):

@@ -8,14 +8,15 @@ from encompass.audit.models import AuditEntry
 from encompass.tenancy.roles import Role
 from encompass.testing.api import TenantAPIContract
 from encompass.testing.factories import make_device, make_user
+from encompass.webhooks.models import WebhookEndpoint
+from encompass.webhooks.services import create_webhook_endpoint
 from incidents.models import (
     EscalationRule,
     Incident,
     Playbook,
     SlaPolicy,
-    WebhookEndpoint,
 )
-from incidents.services import create_webhook_endpoint, declare_incident
+from incidents.services import declare_incident
 
 from .conftest import raise_test_alert
 
@@ -316,7 +317,7 @@ def test_review_creates_a_risk_and_a_follow_up_action(world):
         format="json",
     )
     assert response.status_code == 201, response.content
-    from compliance.risk.models import Risk
+    from risk.models import Risk
 
     risk = Risk.objects.get(pk=response.json()["risk"])
     assert risk.organization == world.a.org and incident.reference in risk.source

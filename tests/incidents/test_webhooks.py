@@ -10,17 +10,18 @@ from django.utils import timezone
 
 from encompass.exceptions import ValidationError
 from encompass.tenancy.roles import Role
-from incidents.crypto import decrypt_secret
-from incidents.models import WebhookDelivery
-from incidents.services import change_phase, create_webhook_endpoint
-from incidents.services.webhooks import (
+from encompass.webhooks.crypto import decrypt_secret
+from encompass.webhooks.models import WebhookDelivery
+from encompass.webhooks.services import (
     SIGNATURE_HEADER,
     check_url,
+    create_webhook_endpoint,
     deliver,
     fan_out_events,
     retry_due_deliveries,
     verify_signature,
 )
+from incidents.services import change_phase
 
 pytestmark = pytest.mark.django_db
 
@@ -121,7 +122,7 @@ def test_signed_delivery_verified_by_a_real_receiver(
 
 
 def test_tampered_body_or_wrong_secret_or_stale_timestamp_fail_verification():
-    from incidents.services.webhooks import signature_header
+    from encompass.webhooks.services import signature_header
 
     body = '{"a":1}'
     header = signature_header("s3cret", body)
@@ -159,7 +160,7 @@ def test_failing_receiver_is_retried_with_backoff_and_delivered(
 
 
 def test_gives_up_after_the_last_attempt(world, incident, officer, allow_loopback, sync_q, commit):
-    from incidents.services.webhooks import MAX_ATTEMPTS
+    from encompass.webhooks.services import MAX_ATTEMPTS
 
     receiver = Receiver(fail_first=100)
     try:

@@ -3,10 +3,10 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from compliance.risk import services
 from devices.choices import LifecycleState
 from encompass.tenancy.roles import Role
 from encompass.testing.factories import make_device, make_device_type
+from risk import services
 
 
 @pytest.fixture

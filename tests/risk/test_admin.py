@@ -3,10 +3,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from compliance.risk import services
-from compliance.risk.models import Risk
 from encompass.tenancy.roles import Role
 from encompass.testing.web import web
+from risk import services
+from risk.models import Risk
 
 CHANGELISTS = ["risk", "mitigation", "vulnerability", "asset", "threat", "riskmatrix"]
 

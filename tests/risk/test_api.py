@@ -5,14 +5,14 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from compliance.risk import services
-from compliance.risk.matrix import default_definition
-from compliance.risk.models import Asset, Mitigation, Risk, RiskMatrix, Threat, Vulnerability
 from devices.models import Device
 from encompass.audit.models import AuditEntry
 from encompass.tenancy.roles import Role
 from encompass.testing.api import TenantAPIContract
 from encompass.testing.factories import make_device, make_device_type
+from risk import services
+from risk.matrix import default_definition
+from risk.models import Asset, Mitigation, Risk, RiskMatrix, Threat, Vulnerability
 
 from .conftest import in_days
 

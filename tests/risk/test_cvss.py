@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from compliance.risk.cvss import CvssError, base_score, severity_for
+from risk.cvss import CvssError, base_score, severity_for
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,11 @@
 import random
 
-from compliance.risk import demo, services
-from compliance.risk.models import Mitigation, Risk, Vulnerability
 from devices.choices import LifecycleState
 from devices.monitoring.models import Alert
 from encompass.demo import DemoContext, DemoOrg
 from encompass.testing.factories import make_device, make_device_type
+from risk import demo, services
+from risk.models import Mitigation, Risk, Vulnerability
 
 
 def test_demo_register_is_believable(world):

@@ -8,12 +8,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from compliance.risk import services
 from devices.choices import LifecycleState
 from devices.models import Device
 from encompass.tenancy.roles import Role
 from encompass.tenancy.services import create_api_key
 from encompass.testing.web import web
+from risk import services
 
 
 def grow(world, dtype, versions, n):

@@ -2,12 +2,12 @@ import json
 
 import pytest
 
-from compliance.risk.imports import ImportRejected, import_vulnerabilities
-from compliance.risk.models import AffectedProduct, Vulnerability
 from encompass.audit.models import AuditEntry
 from encompass.exceptions import NotPermitted
 from encompass.tenancy.roles import Role
 from encompass.testing.factories import make_device_type
+from risk.imports import ImportRejected, import_vulnerabilities
+from risk.models import AffectedProduct, Vulnerability
 
 GOOD = [
     {

@@ -2,8 +2,8 @@ import copy
 
 import pytest
 
-from compliance.risk.matrix import default_definition, level_for, validate_definition
 from encompass.exceptions import ValidationError
+from risk.matrix import default_definition, level_for, validate_definition
 
 GRID = default_definition()["grid"]
 

@@ -3,12 +3,12 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from compliance.risk import services
-from compliance.risk.models import Risk
 from encompass.audit.models import AuditEntry
 from encompass.exceptions import NotPermitted, ValidationError
 from encompass.tenancy.roles import Role
 from encompass.testing.factories import make_device_type
+from risk import services
+from risk.models import Risk
 
 from .conftest import in_days
 

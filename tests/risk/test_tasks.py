@@ -2,10 +2,10 @@ import datetime
 
 from django.utils import timezone
 
-from compliance.risk import services
-from compliance.risk.models import Mitigation, Risk
-from compliance.risk.tasks import check_register
 from devices.monitoring.models import Alert
+from risk import services
+from risk.models import Mitigation, Risk
+from risk.tasks import check_register
 
 from .conftest import in_days
 

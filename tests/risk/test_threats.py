@@ -4,8 +4,8 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from compliance.risk.models import Threat
-from compliance.risk.services.threats import CATALOGUE_FILE
+from risk.models import Threat
+from risk.services.threats import CATALOGUE_FILE
 
 
 @pytest.mark.django_db

@@ -2,13 +2,13 @@ from decimal import Decimal
 
 import pytest
 
-from compliance.risk import services
-from compliance.risk.models import Vulnerability
 from devices.choices import LifecycleState
 from devices.models import Device
 from encompass.exceptions import NotPermitted, ValidationError
 from encompass.tenancy.roles import Role
 from encompass.testing.factories import make_device, make_device_type
+from risk import services
+from risk.models import Vulnerability
 
 
 def pks(devices):

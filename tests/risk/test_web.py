@@ -4,11 +4,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from compliance.risk import services
-from compliance.risk.models import Risk
 from encompass.audit.models import AuditEntry
 from encompass.tenancy.roles import Role
 from encompass.testing.web import web
+from risk import services
+from risk.models import Risk
 
 
 @pytest.fixture

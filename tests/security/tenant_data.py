@@ -7,13 +7,13 @@ Operations whose model has no row here are still probed with a missing id; the m
 how many had a real foreign row.
 """
 
-from compliance.risk import services as risk_services
 from devices.choices import LifecycleState
 from devices.firmware import services as firmware_services
 from devices.models import Tag
 from encompass.tenancy.roles import Role
 from encompass.testing.factories import make_device, make_device_type
 from incidents.services.incidents import declare_incident
+from risk import services as risk_services
 from tests.firmware.conftest import register_vendor, upload
 
 

@@ -12,11 +12,11 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from compliance.risk.models import Threat
 from devices.models import Tag
 from encompass.api.parsers import MAX_JSON_DEPTH
 from encompass.tenancy.models import ApiKey, Membership
 from encompass.tenancy.roles import Role
+from risk.models import Threat
 
 pytestmark = pytest.mark.django_db
 

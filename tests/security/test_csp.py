@@ -21,7 +21,7 @@ STYLE = re.compile(r"<style\b([^>]*)>", re.I)
 STYLE_ATTRIBUTE = re.compile(r"<[a-z][^>]*\sstyle\s*=", re.I)
 SET_STYLE_ATTRIBUTE = re.compile(r"""setAttribute\(\s*['"]style['"]""")
 BASE = Path(settings.BASE_DIR)
-APPS = ["compliance", "devices", "encompass", "incidents"]
+APPS = ["compliance", "devices", "encompass", "incidents", "risk"]
 # Rendered without a request and served with their own hashes (encompass/web/csp.py), or only
 # ever downloaded as a file.
 SELF_CONTAINED = {"incidents/report.html", "compliance/report_document.html"}

@@ -73,7 +73,7 @@ def test_incident_notes_and_risk_review_are_documented_as_read(schema):
             "application/json"
         ]["schema"]["$ref"],
     )
-    from compliance.risk.api.serializers import ReviewSerializer
+    from risk.api.serializers import ReviewSerializer
 
     assert set(review["properties"]) == set(ReviewSerializer().fields)
 

@@ -149,7 +149,9 @@ class Command(BaseCommand):
                 )
             for config in apps.get_app_configs():
                 module = f"{config.name}.demo"
-                if not config.name.startswith(("encompass.", "devices", "incidents", "compliance")):
+                if not config.name.startswith(
+                    ("encompass.", "devices", "incidents", "risk", "compliance")
+                ):
                     continue
                 try:
                     spec = find_spec(module)

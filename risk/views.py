@@ -18,12 +18,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from compliance.pagination import CountedPaginator
 from devices.models import Device
 from encompass import spreadsheet
 from encompass.tenancy.access import can_create, has_access, roles_in
 from encompass.web.tenant import current_organization
 
-from ..pagination import CountedPaginator
 from . import services
 from .api.filters import AffectedDeviceFilter, RiskFilter
 from .choices import MITIGATION_OPEN, RiskStatus

@@ -1,9 +1,9 @@
-"""Load (or refresh) the shipped IoT threat catalogue from compliance/risk/data/threats.json."""
+"""Load (or refresh) the shipped IoT threat catalogue from risk/data/threats.json."""
 
 from django.core.management.base import BaseCommand, CommandError
 
-from compliance.risk.services.threats import CATALOGUE_FILE, load_threat_catalogue
 from encompass.exceptions import ValidationError
+from risk.services.threats import CATALOGUE_FILE, load_threat_catalogue
 
 
 class Command(BaseCommand):

@@ -35,6 +35,7 @@ def _ring():
 
 
 def _aad(organization_id, kek_id=None):
+    # "incidents.": the app webhooks lived in when secrets were first written; kept so they decrypt.
     base = f"incidents.webhook:{organization_id}"
     return (base if kek_id is None else f"{base}:{kek_id}").encode()
 
@@ -120,7 +121,7 @@ def rewrap_webhook_secrets(write=print):
             endpoint.secret_encrypted = encrypt_secret(secret, endpoint.organization_id)
             endpoint.save(update_fields=["secret_encrypted"])
             record_audit(
-                "incidents.webhookendpoint.rewrap",
+                "webhooks.webhookendpoint.rewrap",
                 actor="command:rotate_kek",
                 obj=endpoint,
                 changes={"kek_id": [old, current]},

@@ -15,7 +15,7 @@ def _load_shipped_threats(sender, using="default", **kwargs):
 
 
 class RiskConfig(AppConfig):
-    name = "compliance.risk"
+    name = "risk"
     label = "risk"
     verbose_name = "Risk register"
 
@@ -24,5 +24,5 @@ class RiskConfig(AppConfig):
         from encompass.web.navigation import register
 
         register("Risk", "risk_ui:register", order=50)
-        register_schedule("risk.register", "compliance.risk.tasks.check_register", minutes=60)
+        register_schedule("risk.register", "risk.tasks.check_register", minutes=60)
         post_migrate.connect(_load_shipped_threats, sender=self, dispatch_uid="risk-threats")

@@ -4,9 +4,14 @@ from django.conf import settings
 from django.db import models
 
 from encompass.tenancy.models import TenantModel
+from encompass.tenancy.roles import Role
 
-from ..choices import DeliveryStatus
-from .incident import READERS, RUNNERS
+from .choices import DeliveryStatus
+
+# Who manages endpoints and redelivers, and who reads deliveries (the incident runners and
+# readers: webhooks moved here from the incidents app with the same permissions).
+RUNNERS = frozenset({Role.ADMIN, Role.SECURITY_OFFICER})
+READERS = RUNNERS | {Role.OPERATOR, Role.AUDITOR}
 
 
 class WebhookEndpoint(TenantModel):
@@ -38,6 +43,7 @@ class WebhookEndpoint(TenantModel):
     audit_exclude = ("secret_encrypted",)
 
     class Meta:
+        db_table = "incidents_webhookendpoint"  # created by the incidents app's migrations
         ordering = ["organization", "name"]
 
     def __str__(self):
@@ -77,6 +83,7 @@ class WebhookDelivery(TenantModel):
     }
 
     class Meta:
+        db_table = "incidents_webhookdelivery"
         ordering = ["-pk"]
         verbose_name_plural = "webhook deliveries"
         constraints = [
@@ -104,6 +111,9 @@ class WebhookCursor(models.Model):
     last_event_id = models.BigIntegerField(default=0)
     position_txid = models.BigIntegerField(null=True, blank=True)
     position_id = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "incidents_webhookcursor"
 
     def __str__(self):
         if self.position_txid is not None:

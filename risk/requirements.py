@@ -1,29 +1,16 @@
 """Compliance requirement references ("framework:ref") checked against the shipped catalogues.
 
-The compliance app loads ``compliance/frameworks/*.json`` into its own models; mitigations store
-the references as text so they stay valid whichever way those models evolve, and are validated
-here against the same files.
+The compliance app loads its catalogues into its own models; mitigations store the references as
+text so they stay valid whichever way those models evolve, and are validated here against the
+shipped catalogues as ``compliance.catalogues.assessable_requirements()`` gives them.
 """
 
-import json
-from functools import cache
-from pathlib import Path
-
-FRAMEWORKS_DIR = Path(__file__).resolve().parent.parent / "frameworks"
+from compliance.catalogues import assessable_requirements
 
 
-@cache
 def catalogue():
-    """``{framework_code: {ref: title}}`` of assessable requirements in the shipped files."""
-    found = {}
-    for path in sorted(FRAMEWORKS_DIR.glob("*.json")):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(data, dict) or "requirements" not in data or "code" not in data:
-            continue  # mappings.json and other non-framework files
-        found[data["code"]] = {
-            r["ref"]: r.get("title", "") for r in data["requirements"] if r.get("assessable")
-        }
-    return found
+    """``{framework_code: {ref: title}}`` of assessable requirements in the shipped catalogues."""
+    return assessable_requirements()
 
 
 def requirement_ref_errors(refs):

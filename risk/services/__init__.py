@@ -6,7 +6,7 @@ Other apps use:
   compliance);
 * ``create_risk(*, actor, organization, title, likelihood, impact, ...)`` (incidents, from a
   post-incident review);
-* ``level_for(matrix, likelihood, impact)`` is in ``compliance.risk.matrix``.
+* ``level_for(matrix, likelihood, impact)`` is in ``risk.matrix``.
 """
 
 from .assets import assets_for_device, create_asset, register_assets_from_inventory

@@ -6,7 +6,7 @@ Signature header (verify it before trusting a request; see docs/webhooks.md)::
 
 Deliveries are queued in the transaction of the event that caused them (so a rolled-back change
 sends nothing), posted by a django-q2 task after commit, and retried by the
-``incidents.webhook_retries`` schedule. Targets must be http(s); private, loopback and link-local
+``webhooks.deliveries`` schedule. Targets must be http(s); private, loopback and link-local
 addresses are refused unless ``ENCOMPASS["WEBHOOK_ALLOW_PRIVATE_NETWORKS"]`` (or the environment
 variable ``ENCOMPASS_WEBHOOK_ALLOW_PRIVATE_NETWORKS=1``) allows them.
 """
@@ -34,9 +34,9 @@ from encompass.events.visibility import snapshot_xmin, tracks_transactions
 from encompass.exceptions import ValidationError
 from encompass.tenancy.access import ensure_can_create, ensure_permitted
 
-from ..choices import DeliveryStatus
-from ..crypto import SecretUnavailable, decrypt_secret, encrypt_secret
-from ..models import WebhookCursor, WebhookDelivery, WebhookEndpoint
+from .choices import DeliveryStatus
+from .crypto import SecretUnavailable, decrypt_secret, encrypt_secret
+from .models import WebhookCursor, WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ def create_webhook_endpoint(*, organization, name, url, event_prefixes, actor, a
     endpoint.save(update_fields=["secret_encrypted"])
     _ensure_cursor()
     record_audit(
-        "incidents.webhookendpoint.create",
+        "webhooks.webhookendpoint.create",
         actor=actor,
         obj=endpoint,
         changes={"after": snapshot(endpoint)},
@@ -200,7 +200,7 @@ def rotate_webhook_secret(endpoint, *, actor):
     locked.secret_encrypted = encrypt_secret(secret, locked.organization_id)
     locked.secret_hint = secret[-4:]
     locked.save(update_fields=["secret_encrypted", "secret_hint", "updated_at"])
-    record_audit("incidents.webhookendpoint.rotate_secret", actor=actor, obj=locked, changes={})
+    record_audit("webhooks.webhookendpoint.rotate_secret", actor=actor, obj=locked, changes={})
     return locked, secret
 
 
@@ -232,7 +232,7 @@ def _enqueue(pk):
     from django_q.tasks import async_task
 
     try:
-        async_task("incidents.tasks.deliver_webhook", pk, task_name=f"webhook-{pk}")
+        async_task("encompass.webhooks.tasks.deliver_webhook", pk, task_name=f"webhook-{pk}")
     except Exception:  # the retry schedule picks it up
         logger.warning("could not enqueue webhook delivery %s", pk, exc_info=True)
 
@@ -504,6 +504,6 @@ def redeliver(delivery, *, actor):
     locked.attempts = 0
     locked.next_attempt_at = timezone.now()
     locked.save(update_fields=["status", "attempts", "next_attempt_at", "updated_at"])
-    record_audit("incidents.webhookdelivery.redeliver", actor=actor, obj=locked, changes={})
+    record_audit("webhooks.webhookdelivery.redeliver", actor=actor, obj=locked, changes={})
     transaction.on_commit(lambda: _enqueue(locked.pk))
     return locked
