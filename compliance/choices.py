@@ -90,6 +90,7 @@ class ExportFormat(models.TextChoices):
     CSV = "csv", "CSV"
     JSON = "json", "JSON"
     HTML = "html", "HTML (printable, self-contained)"
+    PDF = "pdf", "PDF (made on the server; its SHA-256 in the audit trail)"
 
 
 class ReportKind(models.TextChoices):

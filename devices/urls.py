@@ -10,6 +10,7 @@ urlpatterns = [
     path("import/", views.import_csv, name="import"),
     path("inventory/", views.inventory_view, name="inventory"),
     path("<int:pk>/", views.DeviceDetailView.as_view(), name="detail"),
+    path("<int:pk>/history.pdf", views.history_pdf, name="history_pdf"),
     path("<int:pk>/transition/", views.transition, name="transition"),
     path("<int:pk>/move/", views.move, name="move"),
     path("<int:pk>/token/", views.rotate_token, name="token"),

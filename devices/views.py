@@ -320,3 +320,24 @@ def inventory_view(request):
         "devices/inventory.html",
         {"organization": organization, "inventory": inventory(devices)},
     )
+
+
+@login_required
+def history_pdf(request, pk):
+    """The device's history as a PDF (docs/reports.md); another tenant's device is a 404."""
+    from django.http import HttpResponse
+
+    from .history import device_history_pdf
+
+    device = (
+        Device.objects.restrict(request.user, "view")
+        .select_related("organization", "site", "device_type")
+        .filter(pk=pk)
+        .first()
+    )
+    if device is None:
+        raise Http404("No such device.")
+    content, filename = device_history_pdf(device, actor=request.user)
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

@@ -123,6 +123,7 @@ INSTALLED_APPS = [
     "encompass.api",
     "encompass.web",
     "encompass.webhooks",
+    "encompass.sso",
     "devices",
     "devices.identity",
     "devices.firmware",
@@ -141,6 +142,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Ends SSO sessions the identity provider no longer vouches for (docs/sso.md).
+    "encompass.sso.session.SsoSessionMiddleware",
     "encompass.tenancy.grants.GrantCacheMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "encompass.audit.middleware.RequestContextMiddleware",
@@ -250,6 +253,8 @@ AUTHENTICATION_BACKENDS = [
     # First: refuses sign-in while the username or the address is locked out (django-axes).
     "encompass.web.signin.SignInLockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # OpenID Connect per organization (mozilla-django-oidc; docs/sso.md).
+    "encompass.sso.backend.OrganizationOIDCBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 LOGIN_URL = "web:login"
@@ -412,6 +417,9 @@ ENCOMPASS = {
     "TOTP_COOLOFF_MINUTES": int(os.environ.get("ENCOMPASS_TOTP_COOLOFF_MINUTES", "15")),
     # Days a membership invitation stays open for the invited user to accept.
     "INVITATION_DAYS": int(os.environ.get("ENCOMPASS_INVITATION_DAYS", "14")),
+    # How long the identity provider's word lasts: an SSO session (and the worker, for every
+    # SSO account) asks the provider again after this many minutes (docs/sso.md).
+    "SSO_REVALIDATE_MINUTES": int(os.environ.get("ENCOMPASS_SSO_REVALIDATE_MINUTES", "15")),
     # Where devices and people reach this deployment (CRL, CA and OCSP links, e-mails). The
     # default follows ENCOMPASS_PORT, the port `make run` serves on.
     "PUBLIC_BASE_URL": os.environ.get(

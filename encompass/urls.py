@@ -76,5 +76,6 @@ urlpatterns = [
     # hawkBit DDI v1 for SWUpdate / RAUC: /<organization slug>/controller/v1/<device uid>/...
     path("<slug:tenant>/controller/v1/", include("devices.firmware.ddi.urls")),
     *[path(prefix, include(m)) for prefix, m in UI_URLCONFS if _optional(m)],
+    path("", include("encompass.sso.urls")),
     path("", include("encompass.web.urls")),
 ]

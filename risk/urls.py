@@ -17,4 +17,5 @@ urlpatterns = [
     path("vulnerabilities/<int:pk>/", views.vulnerability_detail, name="vulnerability"),
     path("export.csv", views.export_csv, name="export_csv"),
     path("report/", views.report, name="report"),
+    path("report.pdf", views.report_pdf, name="report_pdf"),
 ]

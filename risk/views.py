@@ -5,6 +5,7 @@ field-named errors land on the form and whose refusals are shown as messages.
 """
 
 import datetime
+import re
 from collections import Counter
 
 from django.contrib import messages
@@ -14,6 +15,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -520,9 +522,7 @@ def export_csv(request):
     return response
 
 
-@login_required
-def report(request):
-    organization = _org(request)
+def _report_context(request, organization, *, fmt):
     risks = (
         _export_queryset(request, organization)
         .prefetch_related("assets", "threats", "vulnerabilities", "mitigations__owner")
@@ -533,7 +533,7 @@ def report(request):
     record_export(
         request.user,
         _export_queryset(request, organization),
-        fmt="report",
+        fmt=fmt,
         query=request.GET.urlencode(),
         organization=organization,
     )
@@ -547,17 +547,93 @@ def report(request):
         for r in risks
         if r.residual_likelihood and r.status != RiskStatus.CLOSED and r.matrix_id == matrix.pk
     )
-    return render(
-        request,
-        "risk/report.html",
-        {
-            "organization": organization,
-            "risks": risks,
-            "matrix": matrix,
-            "inherent_rows": _grid(matrix, inherent, "inherent"),
-            "residual_rows": _grid(matrix, residual, "residual"),
-            "impact_levels": matrix.impact_levels,
-            "generated_at": timezone.now(),
-            "filters": request.GET.urlencode(),
-        },
+    return {
+        "organization": organization,
+        "risks": risks,
+        "matrix": matrix,
+        "inherent_rows": _grid(matrix, inherent, "inherent"),
+        "residual_rows": _grid(matrix, residual, "residual"),
+        "impact_levels": matrix.impact_levels,
+        "generated_at": timezone.now(),
+        "filters": request.GET.urlencode(),
+    }
+
+
+@login_required
+def report(request):
+    organization = _org(request)
+    return render(request, "risk/report.html", _report_context(request, organization, fmt="report"))
+
+
+PDF_STYLE = """
+body { font-family: sans-serif; color: #1c2430; font-size: 9.5pt; line-height: 1.4; }
+h1 { font-size: 16pt; margin: 0 0 2pt 0; } h2 { font-size: 11.5pt; margin: 14pt 0 4pt 0; }
+h3 { font-size: 10.5pt; margin: 12pt 0 3pt 0; break-after: avoid; }
+.muted { color: #5b6777; } .mono { font-family: monospace; }
+table.heatmaps { width: 100%; } table.heatmaps > tbody > tr > td { vertical-align: top; }
+table.heat { border-collapse: separate; border-spacing: 2px; }
+table.heat td { width: 11mm; height: 9mm; text-align: center; font-weight: 600; color: #fff; }
+table.heat th { font-size: 7pt; font-weight: normal; color: #5b6777; padding: 0 3pt; }
+table.list { border-collapse: collapse; width: 100%; }
+table.list th, table.list td { text-align: left; padding: 2pt 4pt; border-bottom: 1px solid #dde3ea;
+  vertical-align: top; }
+table.list th { font-size: 7.5pt; text-transform: uppercase; color: #5b6777; }
+.badge { padding: 0 4pt; border-radius: 3pt; color: #fff; font-size: 8pt; }
+article { break-inside: avoid; }
+"""
+
+
+def _level_rules(context):
+    """CSS giving each matrix level's colour to the cells and badges that carry it (the
+    document has no style attributes; the colours are the matrix's own)."""
+    colours = {
+        cell["level"]["colour"]
+        for rows in (context["inherent_rows"], context["residual_rows"])
+        for row in rows
+        for cell in row["cells"]
+    }
+    for risk in context["risks"]:
+        for info in (risk.inherent_info, getattr(risk, "residual_info", None)):
+            if info:
+                colours.add(info["colour"])
+    return "".join(
+        f'[data-level="{c}"] {{ background: {c}; }}\n'
+        for c in sorted(colours)
+        if re.fullmatch(r"#[0-9a-fA-F]{3,8}", str(c))
     )
+
+
+@login_required
+def report_pdf(request):
+    """The risk register with its heat maps as a PDF (docs/reports.md); the export and the
+    document's SHA-256 are audited."""
+    from encompass.documents import record_document, render_pdf
+
+    organization = _org(request)
+    context = _report_context(request, organization, fmt="pdf")
+    context["heatmaps"] = [
+        ("Inherent", context["inherent_rows"]),
+        ("Residual", context["residual_rows"]),
+    ]
+    html = render_to_string("risk/report_document.html", context, request=request)
+    title = "Risk register"
+    content = render_pdf(
+        html,
+        organization=organization,
+        title=title,
+        generated_at=context["generated_at"],
+        stylesheet=PDF_STYLE + _level_rules(context),
+    )
+    record_document(
+        content,
+        kind="risk_register",
+        title=title,
+        actor=request.user,
+        obj=organization,
+        organization=organization,
+    )
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = (
+        f'attachment; filename="risk-register-{organization.slug}-{timezone.localdate()}.pdf"'
+    )
+    return response

@@ -179,7 +179,7 @@ class AssessmentViewSet(TenantViewSet):
 
     @action(detail=True, methods=["get"])
     def export(self, request, pk=None):
-        """Download a report: ``?report=assessment|soa&format=csv|json|html`` (audited)."""
+        """Download a report: ``?report=assessment|soa&format=csv|json|html|pdf`` (audited)."""
         assessment = self.get_object()
         kind = request.query_params.get("report", "assessment")
         fmt = request.query_params.get("format", "csv")

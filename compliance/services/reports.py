@@ -132,7 +132,7 @@ def render_report(assessment, kind, fmt, rows=None):
     }
     if fmt == ExportFormat.JSON:
         return json.dumps({"meta": meta, "rows": rows}, indent=2, default=str), rows
-    if fmt == ExportFormat.HTML:
+    if fmt in (ExportFormat.HTML, ExportFormat.PDF):
         body = render_to_string(
             "compliance/report_document.html",
             {
@@ -145,8 +145,16 @@ def render_report(assessment, kind, fmt, rows=None):
                 "standalone": True,
             },
         )
+        if fmt == ExportFormat.PDF:
+            from encompass.documents import render_pdf
+
+            body = render_pdf(
+                body,
+                organization=assessment.organization,
+                title=f"{ReportKind(kind).label}: {assessment.framework.name}",
+            )
         return body, rows
-    raise ValidationError({"format": f"Unknown format {fmt!r}; use csv, json or html."})
+    raise ValidationError({"format": f"Unknown format {fmt!r}; use csv, json, html or pdf."})
 
 
 def export_report(assessment, *, actor, kind=ReportKind.ASSESSMENT, fmt=ExportFormat.CSV):
@@ -154,7 +162,7 @@ def export_report(assessment, *, actor, kind=ReportKind.ASSESSMENT, fmt=ExportFo
     if kind not in ReportKind.values:
         raise ValidationError({"report": f"Unknown report {kind!r}; use assessment or soa."})
     if fmt not in ExportFormat.values:
-        raise ValidationError({"format": f"Unknown format {fmt!r}; use csv, json or html."})
+        raise ValidationError({"format": f"Unknown format {fmt!r}; use csv, json, html or pdf."})
     ensure_permitted(actor, "export", assessment)
     body, rows = render_report(assessment, kind, fmt)
     record_audit(
@@ -163,6 +171,17 @@ def export_report(assessment, *, actor, kind=ReportKind.ASSESSMENT, fmt=ExportFo
         obj=assessment,
         changes={"format": fmt, "report": kind, "rows": len(rows)},
     )
+    if fmt == ExportFormat.PDF:
+        from encompass.documents import record_document
+
+        record_document(
+            body,
+            kind=f"compliance_{kind}",
+            title=f"{ReportKind(kind).label}: {assessment.framework.name}",
+            actor=actor,
+            obj=assessment,
+            organization=assessment.organization,
+        )
     return body
 
 
@@ -170,6 +189,7 @@ CONTENT_TYPES = {
     ExportFormat.CSV: "text/csv; charset=utf-8",
     ExportFormat.JSON: "application/json",
     ExportFormat.HTML: "text/html; charset=utf-8",
+    ExportFormat.PDF: "application/pdf",
 }
 
 

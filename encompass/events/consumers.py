@@ -148,6 +148,10 @@ class EventConsumer(AsyncWebsocketConsumer):
         if not requires_second_factor(user):
             return False
         session = self.scope.get("session")
+        from encompass.sso.session import session_mfa
+
+        if session_mfa(session):
+            return False  # the identity provider vouched for a second factor (amr/acr)
         persistent_id = session.get(DEVICE_ID_SESSION_KEY) if session is not None else None
         device = OTPDevice.from_persistent_id(persistent_id) if persistent_id else None
         return device is None or device.user_id != user.pk

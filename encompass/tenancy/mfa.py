@@ -30,6 +30,10 @@ def needs_second_factor(request, user=None):
     user = user or request.user
     if not requires_second_factor(user):
         return False
+    from encompass.sso.session import sso_mfa
+
+    if sso_mfa(request):
+        return False  # the identity provider vouched for a second factor (amr/acr)
     is_verified = getattr(user, "is_verified", None)
     return not (is_verified and is_verified())
 

@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from . import account, password_reset, views
+from .forms import SignInForm
 
 app_name = "web"
 
@@ -10,7 +11,9 @@ urlpatterns = [
     path("overview/", views.overview, name="overview"),
     path(
         "account/sign-in/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        auth_views.LoginView.as_view(
+            redirect_authenticated_user=True, authentication_form=SignInForm
+        ),
         name="login",
     ),
     path("account/sign-out/", auth_views.LogoutView.as_view(), name="logout"),

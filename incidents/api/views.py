@@ -266,7 +266,8 @@ class IncidentViewSet(
     @extend_schema(request=None, responses={(200, "text/html"): str, (200, "text/markdown"): str})
     @action(detail=True, methods=["get"], object_action="view")
     def report(self, request, pk=None):
-        """The incident report: ``?as=html`` (default) or ``?as=md``; every export is audited."""
+        """The incident report: ``?as=html`` (default), ``?as=md`` or ``?as=pdf`` (made on the
+        server, its SHA-256 in the audit trail); every export is audited."""
         fmt = request.query_params.get("as", "html")
         if fmt not in reports.FORMATS:
             return Response({"as": [f"Choose one of {sorted(reports.FORMATS)}."]}, status=400)

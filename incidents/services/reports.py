@@ -1,4 +1,5 @@
-"""The incident report for regulators and management: a self-contained, printable HTML file and
+"""The incident report for regulators and management: a self-contained, printable HTML file, the
+same as a PDF made on the server (``encompass.documents``, its SHA-256 in the audit trail), and
 a Markdown file (plain text a person can file or paste into a ticket). Every export is audited."""
 
 from django.template.loader import render_to_string
@@ -13,6 +14,7 @@ from .sla import sla_status
 FORMATS = {
     "html": ("text/html; charset=utf-8", "html"),
     "md": ("text/markdown; charset=utf-8", "md"),
+    "pdf": ("application/pdf", "pdf"),
 }
 
 
@@ -51,8 +53,19 @@ def report_context(incident, *, actor):
 
 
 def render_report(incident, fmt, *, actor):
+    context = report_context(incident, actor=actor)
+    if fmt == "pdf":
+        from encompass.documents import render_pdf
+
+        html = render_to_string("incidents/report.html", context)
+        return render_pdf(
+            html,
+            organization=incident.organization,
+            title=f"Incident report {incident.reference}",
+            generated_at=context["generated_at"],
+        )
     template = "incidents/report.html" if fmt == "html" else "incidents/report.md"
-    return render_to_string(template, report_context(incident, actor=actor))
+    return render_to_string(template, context)
 
 
 def export_report(incident, fmt, *, actor):
@@ -64,6 +77,17 @@ def export_report(incident, fmt, *, actor):
         raise ValidationError({"as": f"Choose one of {sorted(FORMATS)}."})
     content = render_report(incident, fmt, actor=actor)
     record_audit("incidents.incident.export", actor=actor, obj=incident, changes={"format": fmt})
+    if fmt == "pdf":
+        from encompass.documents import record_document
+
+        record_document(
+            content,
+            kind="incident_report",
+            title=f"Incident report {incident.reference}",
+            actor=actor,
+            obj=incident,
+            organization=incident.organization,
+        )
     content_type, ext = FORMATS[fmt]
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
     return content, content_type, f"{incident.organization.slug}-{incident.reference}-{stamp}.{ext}"

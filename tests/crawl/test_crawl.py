@@ -62,6 +62,8 @@ EXEMPT = {
     "has no pending invitation: tests/security/test_membership_invitations.py",
     r"admin/firmware/gatewaytoken/<path:object_id>/": "the demo issues no DDI gateway token: "
     "tests/ddi/test_security.py",
+    r"account/sso/callback/$|account/sso/<slug:slug>/$": "single sign-on: the demo configures no "
+    "identity provider; signed in through a real one in tests/sso and tests/e2e/test_sso_oidc.py",
 }
 
 
