@@ -121,6 +121,13 @@ def authenticate_certificate(request):
     now = timezone.now()
     if authority.organization_id != device.organization_id:
         raise _refuse(request, "issued by another organization's CA.", device, certificate)
+    if authority.compromised_at is not None:
+        raise _refuse(
+            request,
+            "issued by a CA that was declared compromised; re-enroll the device.",
+            device,
+            certificate,
+        )
     try:
         verifier = (
             PolicyBuilder().store(Store([authority.certificate()])).time(now)

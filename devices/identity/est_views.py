@@ -110,7 +110,7 @@ class CaCertsView(DeviceAPIMixin, APIView):
         for ca in CertificateAuthority.objects.filter(organization=organization).order_by(
             "-is_active", "-not_after"
         ):
-            if ca.is_expired:
+            if ca.is_expired or ca.is_compromised:
                 continue
             for cert in ca.chain():
                 if cert.fingerprint(cert.signature_hash_algorithm) not in seen:

@@ -42,10 +42,14 @@ def _issuing(slug):
 @require_GET
 @cache_control(public=True, max_age=300)
 def ca_pem(request, organization):
-    """Every unexpired CA of the organization (issuing CA first) with the chains above them."""
+    """Every unexpired CA of the organization (issuing CA first) with the chains above them.
+
+    A CA declared compromised is left out: this is the trust bundle (nginx, brokers), and
+    nothing it signed may be trusted again. Its CRL stays published.
+    """
     seen, parts = set(), []
     for ca in _authorities(organization):
-        if ca.is_expired:
+        if ca.is_expired or ca.is_compromised:
             continue
         for cert in ca.chain():
             fingerprint = pki.fingerprint_sha256(cert)
@@ -53,7 +57,7 @@ def ca_pem(request, organization):
                 seen.add(fingerprint)
                 parts.append(pki.to_pem(cert))
     if not parts:
-        raise Http404("Every CA of this organization has expired.")
+        raise Http404("Every CA of this organization has expired or is compromised.")
     response = HttpResponse("".join(parts), content_type="application/x-pem-file")
     response["Content-Disposition"] = f'inline; filename="{organization}-ca.pem"'
     return response

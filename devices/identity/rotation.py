@@ -7,8 +7,11 @@ from django.db.models import Count, Max
 from django.utils import timezone
 
 from devices.choices import ACTIVE_STATES
+from devices.models import Device
 
+from .choices import RevocationReason
 from .models import CertificateAuthority, DeviceCertificate
+from .services.tokens import ENROLLABLE_STATES
 
 MAX_BLOCKERS = 100
 
@@ -63,6 +66,25 @@ def rotation_progress(authority, user, *, at=None):
                 "reason": reason,
             }
         )
+    awaiting = _awaiting_reenrollment(authority, user, at) if authority.is_compromised else None
+    if awaiting is not None:
+        for device in awaiting.order_by("pk")[:MAX_BLOCKERS]:
+            blockers.append(
+                {
+                    "device": device.pk,
+                    "device_uid": device.uid,
+                    "state": device.state,
+                    "certificate": None,
+                    "not_after": None,
+                    "last_authenticated_at": None,
+                    "reason": (
+                        "certificate revoked (CA compromise): re-enroll it with its enrollment "
+                        "token"
+                        if device.state in ACTIVE_STATES
+                        else f"{device.get_state_display()}: re-enroll it once back in service"
+                    ),
+                }
+            )
     last_expiry = (
         DeviceCertificate.objects.filter(authority=authority)
         .unrevoked()
@@ -81,7 +103,34 @@ def rotation_progress(authority, user, *, at=None):
         ),
         # The CA keeps publishing its CRL (and answering OCSP) until this moment.
         "last_certificate_expires": last_expiry,
+        "compromised_at": authority.compromised_at,
+        # Devices that were on this CA when it was declared compromised and hold no valid
+        # certificate since (the emergency path's "still on it").
+        "devices_awaiting_reenrollment": awaiting.count() if awaiting is not None else 0,
         "blockers": blockers,
         "blockers_truncated": not authority.is_active
-        and per_ca.get(authority.pk, 0) > MAX_BLOCKERS,
+        and (
+            per_ca.get(authority.pk, 0) > MAX_BLOCKERS
+            or (awaiting is not None and awaiting.count() > MAX_BLOCKERS)
+        ),
     }
+
+
+def _awaiting_reenrollment(authority, user, at):
+    """Devices that lost a certificate of the compromised ``authority``, none valid since."""
+    lost = DeviceCertificate.objects.filter(
+        authority=authority,
+        revocation_reason=RevocationReason.CA_COMPROMISE,
+        revoked_at__gte=authority.compromised_at,
+    ).values("device_id")
+    renewed = (
+        DeviceCertificate.objects.filter(organization=authority.organization)
+        .valid(at)
+        .values("device_id")
+    )
+    return (
+        Device.objects.restrict(user, "view")
+        .filter(organization=authority.organization, pk__in=lost)
+        .exclude(pk__in=renewed)
+        .filter(state__in=ENROLLABLE_STATES)
+    )

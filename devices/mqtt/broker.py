@@ -69,9 +69,10 @@ def _write(path, text, mode=PUBLIC):
 
 
 def _authorities(organization=None):
-    qs = CertificateAuthority.objects.filter(not_after__gt=timezone.now()).order_by(
-        "organization_id", "-is_active", "pk"
-    )
+    # A compromised CA is out of every trust list at once (devices/identity/services/compromise.py).
+    qs = CertificateAuthority.objects.filter(
+        not_after__gt=timezone.now(), compromised_at__isnull=True
+    ).order_by("organization_id", "-is_active", "pk")
     if organization is not None:
         qs = qs.filter(organization=organization)
     return list(qs.select_related("organization"))

@@ -41,6 +41,8 @@ class CertificateAuthoritySerializer(TenantSerializer):
             "crl_number",
             "crl_this_update",
             "crl_next_update",
+            "compromised_at",
+            "compromise_note",
             "ca_url",
             "crl_url",
             "created_at",
@@ -129,6 +131,31 @@ class DeviceCertificateSerializer(serializers.ModelSerializer):
 class RevokeSerializer(serializers.Serializer):
     reason = serializers.ChoiceField(choices=RevocationReason.choices)
     note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class DeclareCompromiseSerializer(serializers.Serializer):
+    note = serializers.CharField(
+        max_length=300, help_text="What happened; recorded in the audit trail and every revocation."
+    )
+
+
+class ReenrollmentTokenSerializer(serializers.Serializer):
+    device = serializers.IntegerField()
+    device_uid = serializers.CharField()
+    token = serializers.CharField(help_text="One-time enrollment token; shown in this answer only.")
+
+
+class DeclareCompromiseResultSerializer(serializers.Serializer):
+    revoked = serializers.IntegerField(help_text="Certificates revoked with reason CA compromise.")
+    devices = serializers.IntegerField(help_text="Devices that held them.")
+    already_on_another_ca = serializers.IntegerField()
+    tokens_issued = serializers.IntegerField()
+    not_enrollable = serializers.IntegerField(
+        help_text="Devices whose lifecycle state does not allow enrollment now."
+    )
+    issuing_authority = serializers.IntegerField()
+    tokens = ReenrollmentTokenSerializer(many=True)
+    not_enrollable_devices = serializers.ListField(child=serializers.IntegerField())
 
 
 class FactoryBundleSerializer(RestrictedSerializer):

@@ -16,9 +16,12 @@ from encompass.tenancy import crud
 
 from .. import services
 from ..models import CertificateAuthority, DeviceCertificate, EnrollmentToken, IdentityPolicy
+from ..services.compromise import declare_ca_compromised
 from .serializers import (
     CertificateAuthorityImportSerializer,
     CertificateAuthoritySerializer,
+    DeclareCompromiseResultSerializer,
+    DeclareCompromiseSerializer,
     DeviceCertificateSerializer,
     EnrollmentTokenSerializer,
     FactoryBundleSerializer,
@@ -45,7 +48,11 @@ class CertificateAuthorityViewSet(ObjectActionMixin, CreateListRetrieveViewSet):
     serializer_class = CertificateAuthoritySerializer
     filterset_fields = ["organization", "is_active", "kind", "source"]
     search_fields = ["name", "subject", "serial_hex", "fingerprint_sha256"]
-    object_actions = {"activate": "change", "regenerate_crl": "regenerate_crl"}
+    object_actions = {
+        "activate": "change",
+        "regenerate_crl": "regenerate_crl",
+        "declare_compromised": "declare_compromised",
+    }
 
     def perform_create(self, serializer):
         data = serializer.validated_data
@@ -93,6 +100,38 @@ class CertificateAuthorityViewSet(ObjectActionMixin, CreateListRetrieveViewSet):
         from ..rotation import rotation_progress
 
         return Response(rotation_progress(self.get_object(), request.user))
+
+    @extend_schema(request=DeclareCompromiseSerializer, responses=DeclareCompromiseResultSerializer)
+    @action(detail=True, methods=["post"], url_path="declare-compromised")
+    def declare_compromised(self, request, pk=None):
+        """The emergency path: revoke everything this CA issued (CA compromise), take it out of
+        every trust list, and answer a one-time enrollment token per device that must
+        re-enroll (shown once)."""
+        authority = self.get_object()
+        serializer = DeclareCompromiseSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = declare_ca_compromised(
+            authority, actor=request.user, note=serializer.validated_data["note"]
+        )
+        body = {
+            key: result[key]
+            for key in (
+                "revoked",
+                "devices",
+                "already_on_another_ca",
+                "tokens_issued",
+                "not_enrollable",
+                "issuing_authority",
+            )
+        }
+        body["tokens"] = [
+            {"device": device.pk, "device_uid": device.uid, "token": token}
+            for device, token in result["tokens"]
+        ]
+        body["not_enrollable_devices"] = [device.pk for device in result["skipped"]]
+        response = Response(DeclareCompromiseResultSerializer(body).data)
+        response["Cache-Control"] = "no-store"
+        return response
 
     @extend_schema(request=None, responses=CertificateAuthoritySerializer)
     @action(detail=True, methods=["post"], url_path="regenerate-crl")

@@ -37,6 +37,13 @@ class CertificateAuthority(TenantModel):
     crl_der = models.BinaryField(null=True, blank=True, editable=False)
     crl_this_update = models.DateTimeField(null=True, blank=True, editable=False)
     crl_next_update = models.DateTimeField(null=True, blank=True, editable=False)
+    compromised_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the CA's key was declared compromised: nothing it signed is trusted since.",
+    )
+    compromise_note = models.CharField(max_length=300, blank=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -52,6 +59,7 @@ class CertificateAuthority(TenantModel):
         "change": SECURITY,
         "delete": frozenset(),  # certificates depend on it; retire it instead
         "regenerate_crl": SECURITY,
+        "declare_compromised": SECURITY,
     }
     audit_exclude = ("key_reference", "crl_der", "certificate_pem", "chain_pem")
 
@@ -69,6 +77,10 @@ class CertificateAuthority(TenantModel):
 
     def __str__(self):
         return self.name
+
+    @property
+    def is_compromised(self):
+        return self.compromised_at is not None
 
     @property
     def is_expired(self):

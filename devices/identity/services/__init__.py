@@ -2,6 +2,7 @@
 
 * authorities: ``create_certificate_authority``, ``import_certificate_authority``,
   ``activate_certificate_authority``, ``active_authority``
+* compromise: ``declare_ca_compromised`` (the emergency path)
 * tokens: ``create_enrollment_token``, ``revoke_enrollment_token``
 * issuance: ``enroll``, ``renew``, ``issue_certificate``, ``generate_factory_bundle``,
   ``active_certificate_for``
@@ -17,6 +18,7 @@ from .authorities import (
     import_certificate_authority,
 )
 from .common import crl_url, ensure_policy, policy_for, signing_key
+from .compromise import declare_ca_compromised
 from .issuance import (
     EnrollmentRefused,
     active_certificate_for,
@@ -43,6 +45,7 @@ __all__ = [
     "create_certificate_authority",
     "create_enrollment_token",
     "crl_url",
+    "declare_ca_compromised",
     "enroll",
     "ensure_policy",
     "find_token",

@@ -225,6 +225,8 @@ def activate_certificate_authority(authority, *, actor):
         return locked
     if locked.is_expired:
         raise ValidationError({"authority": "An expired CA cannot issue certificates."})
+    if locked.is_compromised:
+        raise ValidationError({"authority": "A compromised CA never issues again."})
     CertificateAuthority.objects.select_for_update().filter(
         organization=locked.organization, is_active=True
     ).update(is_active=False)
