@@ -1,4 +1,5 @@
-"""Web UI of the risk register: register, heat map, risk detail, vulnerabilities, import, exports.
+"""Web UI of the risk register: register, heat map, risk detail, exports (vulnerabilities:
+vulnerability_views.py).
 
 Reads go through ``restrict()`` and the organization switcher; writes call the services, whose
 field-named errors land on the form and whose refusals are shown as messages.
@@ -20,19 +21,16 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from compliance.pagination import CountedPaginator
-from devices.models import Device
 from encompass import spreadsheet
-from encompass.tenancy.access import can_create, has_access, roles_in
+from encompass.tenancy.access import can_create, has_access
 from encompass.web.tenant import current_organization
 
 from . import services
-from .api.filters import AffectedDeviceFilter, RiskFilter
+from .api.filters import RiskFilter
 from .choices import MITIGATION_OPEN, RiskStatus
 from .exports import export_rows, record_export
 from .forms import (
     AcceptForm,
-    ImportForm,
     MitigationForm,
     MitigationStatusForm,
     ReasonForm,
@@ -42,9 +40,8 @@ from .forms import (
     RiskForm,
     apply_service_errors,
 )
-from .imports import ImportRejected, import_vulnerabilities
 from .matrix import level_info
-from .models import Mitigation, Risk, RiskMatrix, Vulnerability
+from .models import Mitigation, Risk, RiskMatrix
 
 
 def _org(request):
@@ -401,105 +398,6 @@ def risk_form(request, pk=None):
         "risk/risk_form.html",
         {"organization": organization, "form": form, "risk": risk, "matrix": matrix},
         status=400 if request.method == "POST" else 200,
-    )
-
-
-@login_required
-def vulnerability_list(request):
-    organization = _org(request)
-    qs = Vulnerability.objects.restrict(request.user).filter(organization=organization)
-    severity = request.GET.get("severity")
-    if severity:
-        qs = qs.filter(severity=severity)
-    status = request.GET.get("status")
-    if status:
-        qs = qs.filter(status=status)
-    qs = qs.annotate(risk_count=Count("risks")).order_by("-cvss_score", "identifier", "pk")
-    page = Paginator(qs, 50).get_page(request.GET.get("page"))
-    exposure = services.exposure_counts(page.object_list)
-    for v in page.object_list:
-        v.exposure = exposure[v.pk]
-    return render(
-        request,
-        "risk/vulnerability_list.html",
-        {"organization": organization, "page": page, "severity": severity, "status": status},
-    )
-
-
-@login_required
-def vulnerability_detail(request, pk):
-    """The affected devices a page at a time (filterable); the totals come from one aggregate
-    over the fleet's (type, firmware) pairs, never from listing devices."""
-    vuln = get_object_or_404(
-        Vulnerability.objects.restrict(request.user).prefetch_related(
-            "affected_products__device_type"
-        ),
-        pk=pk,
-    )
-    counts, population = services.exposure_counts([vuln], with_population=True)
-    exposure = counts[vuln.pk]
-    devices = services.affected_devices(
-        vuln, queryset=Device.objects.restrict(request.user, "view"), population=population
-    ).order_by("pk")
-    filters = AffectedDeviceFilter(request.GET or None, queryset=devices)
-    whole_fleet = bool(roles_in(request.user, vuln.organization))
-    narrowed = filters.is_bound and filters.is_valid() and filters.narrowed
-    if whole_fleet and not narrowed:
-        paginator = CountedPaginator(filters.qs, 50, exposure.affected)
-    else:
-        paginator = Paginator(filters.qs, 50)
-    page = paginator.get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(
-        request,
-        "risk/vulnerability_detail.html",
-        {
-            "organization": vuln.organization,
-            "vuln": vuln,
-            "page": page,
-            "devices": page.object_list,
-            "exposure": exposure,
-            "whole_fleet": whole_fleet,
-            "filters": filters,
-            "query": query.urlencode(),
-            "risks": vuln.risks.restrict(request.user).all(),
-        },
-    )
-
-
-@login_required
-def vulnerability_import(request):
-    organization = _org(request)
-    form = ImportForm(request.POST or None, request.FILES or None)
-    report = errors = None
-    status = 200
-    if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["file"]
-        try:
-            report = import_vulnerabilities(
-                organization,
-                upload.read(),
-                actor=request.user,
-                filename=upload.name,
-                ignore_unknown_device_types=form.cleaned_data["ignore_unknown_device_types"],
-            )
-        except ImportRejected as exc:
-            errors, status = exc.errors, 400
-        except PermissionDenied as exc:
-            messages.error(request, str(exc))
-            status = 403
-        else:
-            messages.success(
-                request,
-                f"Imported: {len(report.created)} new, {len(report.updated)} updated, "
-                f"{len(report.unchanged)} unchanged.",
-            )
-    return render(
-        request,
-        "risk/vulnerability_import.html",
-        {"organization": organization, "form": form, "report": report, "errors": errors},
-        status=status,
     )
 
 
