@@ -11,7 +11,7 @@ from django.core.exceptions import SuspiciousOperation
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.utils import import_from_settings
 
-from . import services
+from . import providers, services
 
 CALLBACK_URL_NAME = "sso:callback"
 
@@ -29,7 +29,7 @@ def provider_settings(provider):
         "OIDC_AUTHENTICATION_CALLBACK_URL": CALLBACK_URL_NAME,
         "OIDC_USE_NONCE": True,
         "OIDC_USE_PKCE": True,
-        "OIDC_TIMEOUT": services.HTTP_TIMEOUT,
+        "OIDC_TIMEOUT": providers.HTTP_TIMEOUT,
         # client_secret_basic: the method every provider must support (OIDC Core 9).
         "OIDC_TOKEN_USE_BASIC_AUTH": True,
         "OIDC_STORE_ACCESS_TOKEN": False,
@@ -48,7 +48,7 @@ class ProviderSettingsMixin:
         if self.provider is not None:
             values = provider_settings(self.provider)
             if attr == "OIDC_RP_CLIENT_SECRET":
-                return services.client_secret_of(self.provider)
+                return providers.client_secret_of(self.provider)
             if attr in values:
                 return values[attr]
         return import_from_settings(attr, *args)
@@ -76,7 +76,7 @@ class OrganizationOIDCBackend(ProviderSettingsMixin, OIDCAuthenticationBackend):
         self.OIDC_OP_USER_ENDPOINT = provider.userinfo_endpoint
         self.OIDC_OP_JWKS_ENDPOINT = provider.jwks_uri
         self.OIDC_RP_CLIENT_ID = provider.client_id
-        self.OIDC_RP_CLIENT_SECRET = services.client_secret_of(provider)
+        self.OIDC_RP_CLIENT_SECRET = providers.client_secret_of(provider)
         self.OIDC_RP_SIGN_ALGO = provider.signing_algorithm
         self.OIDC_RP_IDP_SIGN_KEY = None
 
@@ -98,7 +98,7 @@ class OrganizationOIDCBackend(ProviderSettingsMixin, OIDCAuthenticationBackend):
         import jwt
         import requests
 
-        response = requests.get(self.OIDC_OP_JWKS_ENDPOINT, timeout=services.HTTP_TIMEOUT)
+        response = requests.get(self.OIDC_OP_JWKS_ENDPOINT, timeout=providers.HTTP_TIMEOUT)
         response.raise_for_status()
         header = jwt.get_unverified_header(token)
         alg = header.get("alg")

@@ -22,7 +22,7 @@ from encompass.tenancy.access import may
 from encompass.tenancy.models import Organization
 from encompass.web.tenant import current_organization, set_current_organization
 
-from . import services
+from . import providers
 from .backend import CALLBACK_URL_NAME, ProviderSettingsMixin
 from .models import IdentityProvider
 from .session import SESSION_KEY, STATES_KEY
@@ -188,7 +188,7 @@ def _initial(provider):
         "scopes": provider.scopes,
         "groups_claim": provider.groups_claim,
         "username_claim": provider.username_claim,
-        "mappings": services.mappings_text(provider),
+        "mappings": providers.mappings_text(provider),
         "require_sso": provider.require_sso,
         "break_glass": ", ".join(u.get_username() for u in provider.break_glass.all()),
         "mfa_amr_values": provider.mfa_amr_values,
@@ -207,7 +207,7 @@ def provider_settings(request):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            services.configure_identity_provider(
+            providers.configure_identity_provider(
                 organization,
                 actor=request.user,
                 issuer=data["issuer"],

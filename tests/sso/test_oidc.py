@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from encompass.audit.models import AuditEntry
 from encompass.exceptions import NotPermitted, ValidationError
-from encompass.sso import services
+from encompass.sso import providers, services
 from encompass.sso.models import SsoIdentity
 from encompass.tenancy.models import Membership
 from encompass.testing.factories import make_member, make_org, make_site
@@ -28,7 +28,7 @@ def _configure(org, idp, admin, **extra):
         "mappings": "fleet-admins = admin\nfleet-ops = operator\nauditors = auditor",
     }
     options.update(extra)
-    return services.configure_identity_provider(org, actor=admin, **options)
+    return providers.configure_identity_provider(org, actor=admin, **options)
 
 
 def _sub():
@@ -72,7 +72,7 @@ def test_first_sign_in_creates_the_user_and_the_mapped_membership(idp, acme):
     # The client secret is stored encrypted, never in clear.
     provider = identity.provider
     assert b"s3cret-acme" not in bytes(provider.client_secret_encrypted)
-    assert services.client_secret_of(provider) == "s3cret-acme"
+    assert providers.client_secret_of(provider) == "s3cret-acme"
 
 
 def test_a_changed_group_changes_the_role_and_a_removed_group_removes_access(idp, acme):
@@ -248,7 +248,7 @@ def test_one_organizations_provider_never_grants_anything_in_another(idp, acme):
     assert web(beta_admin).get("/organization/single-sign-on/").status_code == 200
     assert "Acme" not in web(beta_admin).get("/organization/single-sign-on/").content.decode()
     with pytest.raises(NotPermitted):
-        services.configure_identity_provider(
+        providers.configure_identity_provider(
             org, actor=beta_admin, issuer=idp.issuer, client_id="x", client_secret="y"
         )
 
