@@ -17,6 +17,7 @@ re-enrollment has somewhere to go. The rotation page counts the devices still wa
 """
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from encompass.audit.services import record_audit
@@ -77,19 +78,11 @@ def declare_ca_compromised(authority, *, actor, note, token_ttl=None):
     locked.compromise_note = note
     locked.save(update_fields=["compromised_at", "compromise_note", "updated_at"])
 
+    # Unrevoked certificates, and those on hold (a hold becomes final).
     rows = list(
         DeviceCertificate.objects.select_for_update(of=("self",))
         .filter(authority=locked, not_after__gt=now)
-        .filter(revoked_at__isnull=True)
-        .select_related("device__site", "device__organization", "organization")
-        .order_by("pk")
-    ) + list(
-        DeviceCertificate.objects.select_for_update(of=("self",))
-        .filter(
-            authority=locked,
-            not_after__gt=now,
-            revocation_reason=RevocationReason.CERTIFICATE_HOLD,
-        )
+        .filter(Q(revoked_at__isnull=True) | Q(revocation_reason=RevocationReason.CERTIFICATE_HOLD))
         .select_related("device__site", "device__organization", "organization")
         .order_by("pk")
     )
